@@ -1,0 +1,75 @@
+# halloc: the front door. `make bench` runs the main job, `make test` runs every test.
+# Both install missing Debian packages first (make deps).
+
+BUILD     ?= build
+PYTHON    ?= /usr/bin/python3
+CMAKE_GEN := -G Ninja
+JOBS      ?= $(shell nproc)
+
+# Sweep knobs (empty = allocbench's quick default). Example:
+#   make bench THREADS=1..64 WORKLOADS=larson,threadtest ALLOCATORS=halloc,jemalloc REPS=5 DURATION=2
+THREADS    ?=
+WORKLOADS  ?=
+ALLOCATORS ?=
+REPS       ?=
+DURATION   ?=
+RUN_ID     ?= $(shell date -u +%Y%m%d-%H%M%S)
+RUN        ?= results/latest
+
+sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads $(WORKLOADS)) \
+             $(if $(ALLOCATORS),--allocators $(ALLOCATORS)) $(if $(REPS),--reps $(REPS)) \
+             $(if $(DURATION),--duration $(DURATION))
+
+.PHONY: all deps build test test-unit test-sanitizers test-python bench plots leaderboard paper \
+        format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build test-unit test-sanitizers test-python
+
+test-unit:
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE slow
+	ctest --test-dir $(BUILD) --output-on-failure -L slow
+
+# The allocator's stress tests and the toolkit's tests again, under ThreadSanitizer and
+# AddressSanitizer (tests labelled `sanitize`).
+test-sanitizers: deps
+	cmake -S . -B $(BUILD)-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALLOC_SANITIZE=thread
+	cmake --build $(BUILD)-tsan -j $(JOBS) --target sanitize_tests
+	ctest --test-dir $(BUILD)-tsan --output-on-failure -L sanitize
+	cmake -S . -B $(BUILD)-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALLOC_SANITIZE=address
+	cmake --build $(BUILD)-asan -j $(JOBS) --target sanitize_tests
+	ctest --test-dir $(BUILD)-asan --output-on-failure -L sanitize
+
+test-python: deps
+	@if [ -d analysis/tests ]; then $(PYTHON) -m pytest -q analysis/tests; \
+	else echo "test-python: no analysis tests yet"; fi
+
+bench: build
+	$(BUILD)/bin/allocbench sweep $(sweep_args) --out results/$(RUN_ID)
+	ln -sfn $(RUN_ID) results/latest
+	$(MAKE) --no-print-directory plots leaderboard paper RUN=results/$(RUN_ID)
+
+plots: deps
+	$(PYTHON) -m analysis plots $(RUN)
+
+leaderboard: deps
+	$(PYTHON) -m analysis leaderboard $(RUN)
+
+paper: deps
+	$(PYTHON) -m analysis paper $(RUN)
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-tsan $(BUILD)-asan
