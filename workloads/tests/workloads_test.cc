@@ -1,0 +1,157 @@
+// Each workload's bookkeeping: exact operation counts, live bytes back to zero, peaks within
+// what the parameters allow, and parameters rejected by name when wrong.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "workloads/workload.h"
+
+namespace allocbench {
+namespace {
+
+struct Result {
+  uint64_t ops;
+  int64_t live_bytes;
+  int64_t peak_live_bytes;
+  double seconds;
+};
+
+Result run(const std::string& name, int threads, const std::map<std::string, std::string>& args) {
+  const Workload* workload = find_workload(name);
+  EXPECT_NE(workload, nullptr) << name;
+  const Params params = resolve_params(*workload, args);
+  WorkloadStats stats(workload->slots_per_thread * threads);
+  const Outcome outcome = workload->run({threads, params, stats});
+  return {stats.ops(), stats.live_bytes(), stats.peak_live_bytes(), outcome.seconds};
+}
+
+TEST(Registry, ListsTheSixWorkloadsAndNoop) {
+  std::vector<std::string> names;
+  for (const Workload* workload : all_workloads()) names.push_back(workload->name);
+  EXPECT_EQ(names, (std::vector<std::string>{"threadtest", "shbench", "larson", "cache-scratch",
+                                             "cache-thrash", "prodcons", "noop"}));
+  EXPECT_EQ(find_workload("nonesuch"), nullptr);
+}
+
+TEST(Registry, DefaultsLieWithinTheirOwnBounds) {
+  for (const Workload* workload : all_workloads()) {
+    for (const ParamSpec& spec : workload->params) {
+      EXPECT_GE(spec.default_value, spec.min_value) << workload->name << " " << spec.name;
+      EXPECT_LE(spec.default_value, spec.max_value) << workload->name << " " << spec.name;
+      EXPECT_FALSE(spec.help.empty()) << workload->name << " " << spec.name;
+    }
+    EXPECT_NO_THROW(resolve_params(*workload, {}));
+  }
+}
+
+TEST(Threadtest, CountsEveryMallocAndFreeOfItsShare) {
+  const Result result =
+      run("threadtest", 2, {{"objects", "1000"}, {"iterations", "3"}, {"size", "24"}});
+  EXPECT_EQ(result.ops, 2u * 3 * 500 * 2);
+  EXPECT_EQ(result.live_bytes, 0);
+  EXPECT_EQ(result.peak_live_bytes, 1000 * 24);
+}
+
+TEST(Threadtest, FixedTotalWorkIsSplitAcrossThreads) {
+  const Result one = run("threadtest", 1, {{"objects", "1200"}, {"iterations", "2"}});
+  const Result three = run("threadtest", 3, {{"objects", "1200"}, {"iterations", "2"}});
+  EXPECT_EQ(one.ops, three.ops);
+  EXPECT_EQ(one.peak_live_bytes, 1200 * 8);
+}
+
+TEST(Shbench, AllocatesItsQuotaAndFreesEverything) {
+  const Result result = run(
+      "shbench", 2,
+      {{"allocations", "10000"}, {"live_blocks", "50"}, {"min_size", "8"}, {"max_size", "100"}});
+  EXPECT_EQ(result.ops, 2u * 10000);
+  EXPECT_EQ(result.live_bytes, 0);
+  EXPECT_LE(result.peak_live_bytes, 2 * 50 * 100);
+  EXPECT_GE(result.peak_live_bytes, 2 * 50 * 8);  // the first refill fills every slot
+}
+
+TEST(Shbench, SizesStayInRange) {
+  const Result result =
+      run("shbench", 1,
+          {{"allocations", "5000"}, {"live_blocks", "10"}, {"min_size", "64"}, {"max_size", "64"}});
+  EXPECT_EQ(result.peak_live_bytes, 10 * 64);
+}
+
+TEST(Larson, RunsForItsDurationAndHandsOverArrays) {
+  const Result result = run("larson", 2,
+                            {{"duration_s", "0.05"},
+                             {"slots", "100"},
+                             {"rounds", "1"},
+                             {"min_size", "10"},
+                             {"max_size", "20"}});
+  EXPECT_GE(result.seconds, 0.05);
+  EXPECT_EQ(result.ops % 2, 0u);  // every replacement is a free and a malloc
+  // One generation does at most rounds x slots replacements, so more means a new thread
+  // carried on with the first one's blocks.
+  EXPECT_GT(result.ops, 2u * 2 * 100);
+  EXPECT_EQ(result.live_bytes, 0);
+  EXPECT_GE(result.peak_live_bytes, 2 * 100 * 10);
+  EXPECT_LE(result.peak_live_bytes, 2 * 100 * 20);
+}
+
+TEST(CacheScratch, FreesTheHandedOutObjectThenChurns) {
+  const Result result =
+      run("cache-scratch", 2, {{"iterations", "100"}, {"writes", "10"}, {"size", "16"}});
+  EXPECT_EQ(result.ops, 2u * (1 + 2 * 50));
+  EXPECT_EQ(result.live_bytes, 0);
+  EXPECT_EQ(result.peak_live_bytes, 2 * 16);
+}
+
+TEST(CacheThrash, OneObjectPerThreadAtATime) {
+  const Result result =
+      run("cache-thrash", 4, {{"iterations", "400"}, {"writes", "10"}, {"size", "8"}});
+  EXPECT_EQ(result.ops, 2u * 400);
+  EXPECT_EQ(result.live_bytes, 0);
+  EXPECT_EQ(result.peak_live_bytes, 4 * 8);
+}
+
+TEST(Prodcons, ConsumersFreeWhatProducersMadeAndTheQueueBoundsLiveBytes) {
+  const Result result = run("prodcons", 2,
+                            {{"objects", "10000"},
+                             {"batch", "10"},
+                             {"queue_depth", "4"},
+                             {"min_size", "16"},
+                             {"max_size", "32"}});
+  EXPECT_EQ(result.ops, 2u * 10000);
+  EXPECT_EQ(result.live_bytes, 0);
+  EXPECT_GE(result.peak_live_bytes, 10 * 16);
+  EXPECT_LE(result.peak_live_bytes, 2 * 4 * 10 * 32);
+}
+
+TEST(Noop, DoesNothing) {
+  const Result result = run("noop", 1, {});
+  EXPECT_EQ(result.ops, 0u);
+  EXPECT_EQ(result.peak_live_bytes, 0);
+}
+
+std::string param_error(const std::string& name, const std::map<std::string, std::string>& args) {
+  try {
+    resolve_params(*find_workload(name), args);
+  } catch (const ParamError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(Params, ErrorsNameTheBadParameterAndValue) {
+  EXPECT_NE(param_error("larson", {{"slot", "5"}}).find("--slot"), std::string::npos);
+  EXPECT_NE(param_error("larson", {{"slots", "five"}}).find("'five'"), std::string::npos);
+  EXPECT_NE(param_error("larson", {{"slots", "2.5"}}).find("not an integer"), std::string::npos);
+  EXPECT_NE(param_error("larson", {{"slots", "0"}}).find("--slots"), std::string::npos);
+  EXPECT_NE(param_error("shbench", {{"min_size", "200"}}).find("--min_size"), std::string::npos);
+  EXPECT_EQ(param_error("larson", {{"duration_s", "0.5"}}), "");
+}
+
+TEST(Params, OverridesReplaceDefaults) {
+  const Params params = resolve_params(*find_workload("threadtest"), {{"size", "64"}});
+  EXPECT_EQ(params.get("size"), 64);
+  EXPECT_EQ(params.get("objects"), 100000);
+}
+
+}  // namespace
+}  // namespace allocbench
