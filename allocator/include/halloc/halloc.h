@@ -16,37 +16,37 @@ extern "C" {
 
 // The compile-time policy of the loaded variant (halloc, halloc-paper or halloc-serial).
 typedef struct halloc_params {
-  const char* variant;        // "halloc", "halloc-paper", "halloc-serial"
-  size_t superblock_size;     // S, bytes
-  double growth;              // b: consecutive size classes are at most this factor apart
-  double empty_fraction;      // f: a superblock at least f empty may move to the global heap
-  size_t slack_superblocks;   // K
-  size_t max_heaps;           // per-processor heaps (the global heap not counted)
-  size_t size_classes;        // number of small size classes
-  size_t large_threshold;     // requests above this many bytes go straight to the OS (S/2)
-  size_t empty_reserve;       // empty superblocks the global heap keeps before releasing to the OS
+  const char* variant;       // "halloc", "halloc-paper", "halloc-serial"
+  size_t superblock_size;    // S, bytes
+  double growth;             // b: consecutive size classes are at most this factor apart
+  double empty_fraction;     // f: a superblock at least f empty may move to the global heap
+  size_t slack_superblocks;  // K
+  size_t max_heaps;          // per-processor heaps (the global heap not counted)
+  size_t size_classes;       // number of small size classes
+  size_t large_threshold;    // requests above this many bytes go straight to the OS (S/2)
+  size_t empty_reserve;      // empty superblocks the global heap keeps before releasing to the OS
 } halloc_params;
 
 // One heap's counters, read under that heap's lock.
 typedef struct halloc_heap_stats {
-  size_t in_use_bytes;     // u_i: bytes in blocks handed out
-  size_t held_bytes;       // a_i: bytes in blocks of superblocks this heap owns
-  size_t superblocks;      // superblocks this heap owns
+  size_t in_use_bytes;  // u_i: bytes in blocks handed out
+  size_t held_bytes;    // a_i: bytes in blocks of superblocks this heap owns
+  size_t superblocks;   // superblocks this heap owns
   size_t empty_superblocks;
-  size_t threads;          // threads bound to this heap now
+  size_t threads;  // threads bound to this heap now
 } halloc_heap_stats;
 
 typedef struct halloc_stats {
-  size_t heaps;                   // per-processor heaps created so far
-  halloc_heap_stats global;       // the global heap
-  size_t os_bytes;                // bytes currently mapped from the OS (superblocks+large+meta)
-  size_t os_bytes_peak;           // high-water mark of os_bytes
-  size_t superblock_bytes;        // bytes currently mapped as superblocks
-  size_t superblock_bytes_peak;   // high-water mark of superblock_bytes
-  size_t large_bytes;             // bytes currently mapped for large objects
-  size_t large_objects;           // large objects live now
-  size_t metadata_bytes;          // heaps and the page map
-  size_t released_superblocks;    // empty superblocks given back to the OS so far
+  size_t heaps;                  // per-processor heaps created so far
+  halloc_heap_stats global;      // the global heap
+  size_t os_bytes;               // bytes currently mapped from the OS (superblocks+large+meta)
+  size_t os_bytes_peak;          // high-water mark of os_bytes
+  size_t superblock_bytes;       // bytes currently mapped as superblocks
+  size_t superblock_bytes_peak;  // high-water mark of superblock_bytes
+  size_t large_bytes;            // bytes currently mapped for large objects
+  size_t large_objects;          // large objects live now
+  size_t metadata_bytes;         // heaps and the page map
+  size_t released_superblocks;   // empty superblocks given back to the OS so far
 } halloc_stats;
 
 void halloc_get_params(halloc_params* out);

@@ -1,0 +1,153 @@
+// The allocator's entry points: route a request to a size class of the caller's heap, or to the
+// OS for large objects; route a free to the superblock (and so the heap) that owns the block.
+#include "allocator.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "heap.h"
+#include "large.h"
+#include "page_map.h"
+#include "thread_binding.h"
+
+namespace halloc {
+namespace {
+
+[[gnu::cold, noreturn]] void InvalidPointer(const char* what, const void* p) {
+  // No stdio: it may allocate, and the heap may be corrupt.
+  char msg[96];
+  char* out = msg;
+  for (const char* s = "halloc: "; *s;) *out++ = *s++;
+  for (const char* s = what; *s;) *out++ = *s++;
+  for (const char* s = "(): invalid pointer 0x"; *s;) *out++ = *s++;
+  auto v = reinterpret_cast<std::uintptr_t>(p);
+  for (int shift = 60; shift >= 0; shift -= 4) *out++ = "0123456789abcdef"[(v >> shift) & 15];
+  *out++ = '\n';
+  ssize_t ignored = write(STDERR_FILENO, msg, static_cast<std::size_t>(out - msg));
+  (void)ignored;
+  abort();
+}
+
+[[gnu::cold]] void* OutOfMemory() {
+  errno = ENOMEM;
+  return nullptr;
+}
+
+// Superblock blocks: lock the owner heap; `owner` can change until we hold its lock.
+// Returns nullptr (after reporting) for a pointer that is not a live block's start.
+Heap* LockOwner(Superblock* sb) {
+  while (true) {
+    Heap* h = sb->owner.load(std::memory_order_acquire);
+    if (h->abandoned) [[unlikely]]
+      return nullptr;
+    h->lock.Lock();
+    if (sb->owner.load(std::memory_order_relaxed) == h) [[likely]]
+      return h;
+    h->lock.Unlock();
+  }
+}
+
+void* SmallAlloc(std::uint32_t c) {
+  Heap* heap = CurrentHeap();
+  if (heap == nullptr) [[unlikely]]
+    return OutOfMemory();
+  ReleaseList release;
+  heap->lock.Lock();
+  void* p = heap->Alloc(c, release);
+  heap->lock.Unlock();
+  if (release.head) [[unlikely]]
+    release.ReleaseAll();
+  return p ? p : OutOfMemory();
+}
+
+void* LargeOrFail(std::size_t size, std::size_t alignment) {
+  if (size > PTRDIFF_MAX) return OutOfMemory();
+  EnsureInitialized();
+  void* p = LargeAlloc(size, alignment);
+  return p ? p : OutOfMemory();
+}
+
+}  // namespace
+
+void* Malloc(std::size_t size) {
+  if (size <= kLargeThreshold) [[likely]]
+    return SmallAlloc(SizeClassOf(size));
+  return LargeOrFail(size, kMinAlign);
+}
+
+void Free(void* p) {
+  if (p == nullptr) return;
+  PageMap::Entry e = g_page_map.Lookup(p);
+  if (Superblock* sb = e.superblock()) [[likely]] {
+    Heap* h = LockOwner(sb);
+    if (h == nullptr) return;  // a heap abandoned at fork: leak the block
+    if (!sb->IsBlockStart(p)) [[unlikely]] {
+      h->lock.Unlock();
+      InvalidPointer("free", p);
+    }
+    ReleaseList release;
+    h->Free(sb, p, release);
+    h->lock.Unlock();
+    if (release.head) [[unlikely]]
+      release.ReleaseAll();
+    return;
+  }
+  LargeHeader* large = e.large();
+  if (large == nullptr || large->user != p) [[unlikely]]
+    InvalidPointer("free", p);
+  LargeFree(large);
+}
+
+std::size_t UsableSize(const void* p) {
+  if (p == nullptr) return 0;
+  PageMap::Entry e = g_page_map.Lookup(p);
+  // A block's class cannot change while it is live, so no lock is needed.
+  if (Superblock* sb = e.superblock()) return sb->block_size;
+  LargeHeader* large = e.large();
+  if (large == nullptr || large->user != p) InvalidPointer("malloc_usable_size", p);
+  return large->usable();
+}
+
+void* Calloc(std::size_t count, std::size_t size) {
+  std::size_t bytes;
+  if (__builtin_mul_overflow(count, size, &bytes)) return OutOfMemory();
+  if (bytes > kLargeThreshold) return LargeOrFail(bytes, kMinAlign);  // fresh pages are zero
+  void* p = SmallAlloc(SizeClassOf(bytes));
+  if (p) std::memset(p, 0, bytes);
+  return p;
+}
+
+void* AlignedAlloc(std::size_t alignment, std::size_t size) {
+  if (alignment <= kMinAlign) return Malloc(size);
+  if (alignment <= kCacheLine && size <= kLargeThreshold) {
+    std::uint32_t c = SizeClassOfAligned(size, alignment);
+    if (c < kSizeClasses.count) return SmallAlloc(c);
+  }
+  return LargeOrFail(size, alignment);
+}
+
+void* Realloc(void* p, std::size_t size) {
+  if (p == nullptr) return Malloc(size);
+  if (size == 0) {
+    Free(p);
+    return nullptr;
+  }
+  std::size_t usable = UsableSize(p);
+  if (size <= usable) {
+    // Keep the block unless it would waste more than half of it (tiny blocks always stay).
+    if (size > usable / 2 || usable <= 64) return p;
+  } else if (usable > kLargeThreshold) {
+    if (LargeResizeInPlace(g_page_map.Lookup(p).large(), size)) return p;
+  }
+  void* q = Malloc(size);
+  if (q == nullptr) return nullptr;  // p stays valid, errno is ENOMEM
+  std::memcpy(q, p, size < usable ? size : usable);
+  Free(p);
+  return q;
+}
+
+}  // namespace halloc

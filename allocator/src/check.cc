@@ -1,0 +1,152 @@
+// halloc_check: walks every heap, superblock, free list and page-map entry and verifies the
+// invariants the rest of the code relies on. Each heap is checked under its own lock; nothing
+// is formatted (which might allocate) until every lock is released.
+#include <cstdio>
+#include <cstring>
+
+#include "halloc/halloc.h"
+#include "heap.h"
+#include "page_map.h"
+#include "thread_binding.h"
+
+namespace halloc {
+namespace {
+
+struct Violation {
+  const char* what = nullptr;
+  const Heap* heap = nullptr;
+  const void* superblock = nullptr;
+  std::size_t got = 0, expected = 0;
+};
+
+// Free-list nodes must be distinct carved blocks, and as many as the blocks not in use.
+bool CheckFreeList(Superblock* sb, Violation& v) {
+  constexpr std::size_t kMaxBlocks = (kSuperblockSize - kSuperblockHeader) / kMinAlign;
+  unsigned char seen[kMaxBlocks / 8 + 1] = {};
+  std::size_t count = 0;
+  for (FreeBlock* b = sb->free_list; b; b = b->next) {
+    if (count > sb->capacity || !sb->IsBlockStart(b)) {
+      v = {"free list holds a pointer that is not a free block", nullptr, sb, count, 0};
+      return false;
+    }
+    std::size_t index =
+        static_cast<std::size_t>(reinterpret_cast<char*>(b) - sb->data()) / sb->block_size;
+    if (seen[index / 8] & (1u << (index % 8))) {
+      v = {"free list holds a block twice (double free?)", nullptr, sb, index, 0};
+      return false;
+    }
+    seen[index / 8] |= static_cast<unsigned char>(1u << (index % 8));
+    ++count;
+  }
+  if (count != std::size_t{sb->bump} - sb->used) {
+    v = {"free list length differs from carved minus used blocks", nullptr, sb, count,
+         std::size_t{sb->bump} - sb->used};
+    return false;
+  }
+  return true;
+}
+
+bool CheckSuperblock(const Heap* h, Superblock* sb, std::uint32_t c, std::uint32_t g,
+                     Violation& v) {
+  auto fail = [&](const char* what, std::size_t got, std::size_t expected) {
+    v = {what, h, sb, got, expected};
+    return false;
+  };
+  if (sb->owner.load(std::memory_order_relaxed) != h)
+    return fail("superblock filed in a heap that does not own it", 0, 0);
+  if (g_page_map.Lookup(sb).superblock() != sb)
+    return fail("page map does not point at the superblock", 0, 0);
+  if (sb->size_class != c) return fail("superblock filed under the wrong class", sb->size_class, c);
+  if (sb->block_size != kSizeClasses.block_size[c] || sb->capacity != kSizeClasses.capacity[c])
+    return fail("superblock geometry differs from its class", sb->block_size,
+                kSizeClasses.block_size[c]);
+  if (sb->group != g || Heap::GroupOf(sb) != g)
+    return fail("superblock filed under the wrong fullness group", Heap::GroupOf(sb), g);
+  if (sb->used > sb->bump || sb->bump > sb->capacity)
+    return fail("used <= carved <= capacity does not hold", sb->used, sb->bump);
+  if (h->is_global && sb->empty()) return fail("empty superblock in a global class list", 0, 1);
+  if (!CheckFreeList(sb, v)) {
+    v.heap = h;
+    return false;
+  }
+  return true;
+}
+
+bool CheckHeap(const Heap* h, Violation& v) {
+  std::size_t in_use = 0, held = 0, count = 0, mostly_empty = 0;
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    for (std::uint32_t g = 0; g <= Heap::kGroups; ++g) {
+      Superblock* prev = nullptr;
+      for (Superblock* sb = h->lists[c][g]; sb; prev = sb, sb = sb->next) {
+        if (sb->prev != prev || count > h->superblocks) {
+          v = {"superblock list is broken (bad prev link or a cycle)", h, sb, count, 0};
+          return false;
+        }
+        if (!CheckSuperblock(h, sb, c, g, v)) return false;
+        in_use += sb->in_use_bytes();
+        held += sb->held_bytes();
+        mostly_empty += Heap::MostlyEmpty(sb);
+        ++count;
+      }
+    }
+  }
+  if (in_use != h->in_use) {
+    v = {"u (in_use) differs from the sum over superblocks", h, nullptr, h->in_use, in_use};
+    return false;
+  }
+  if (held != h->held) {
+    v = {"a (held) differs from the sum over superblocks", h, nullptr, h->held, held};
+    return false;
+  }
+  if (count != h->superblocks) {
+    v = {"superblock count differs from the lists", h, nullptr, h->superblocks, count};
+    return false;
+  }
+  std::size_t empties = 0;
+  for (Superblock* sb = h->empties; sb; sb = sb->next) {
+    if (!h->is_global || !sb->empty() || sb->owner.load(std::memory_order_relaxed) != h ||
+        g_page_map.Lookup(sb).superblock() != sb || ++empties > h->empty_count) {
+      v = {"bad entry in the empty-superblock list", h, sb, empties, h->empty_count};
+      return false;
+    }
+  }
+  if (empties != h->empty_count || empties > kPolicy.empty_reserve) {
+    v = {"empty superblocks differ from the count or exceed the reserve", h, nullptr, empties,
+         h->empty_count};
+    return false;
+  }
+  // Hoard's emptiness invariant. Rebalancing stops early only when no superblock but the one an
+  // allocation is using is at least f empty, so at most one such superblock may remain.
+  if (kPolicy.use_global_heap && !h->is_global && !h->InvariantHolds() && mostly_empty > 1) {
+    v = {"emptiness invariant broken: u < (1-f)a and a - u > KS", h, nullptr, h->in_use, h->held};
+    return false;
+  }
+  return true;
+}
+
+bool CheckLocked(Heap* h, Violation& v) {
+  LockGuard guard(h->lock);
+  return CheckHeap(h, v);
+}
+
+}  // namespace
+}  // namespace halloc
+
+extern "C" __attribute__((visibility("default"))) int halloc_check(char* buf, size_t len) {
+  using namespace halloc;
+  EnsureInitialized();
+  Violation v;
+  bool ok = true;
+  for (std::size_t i = 0; ok && i < HeapCount(); ++i) ok = CheckLocked(HeapAt(i), v);
+  if (ok) ok = CheckLocked(GlobalHeap(), v);
+  if (ok) {
+    if (buf && len) std::snprintf(buf, len, "ok");
+    return 1;
+  }
+  if (buf && len) {
+    std::snprintf(buf, len, "%s: %s %u, superblock %p: got %zu, expected %zu", v.what,
+                  v.heap && v.heap->is_global ? "global heap" : "heap", v.heap ? v.heap->index : 0u,
+                  v.superblock, v.got, v.expected);
+  }
+  return 0;
+}

@@ -1,0 +1,225 @@
+#include "heap.h"
+
+#include <new>
+
+#include "os.h"
+#include "page_map.h"
+
+namespace halloc {
+namespace {
+
+std::atomic<Heap*> g_global{nullptr};
+std::atomic<std::size_t> g_released{0};
+
+// A fresh superblock from the OS, formatted for class c and entered in the page map.
+Superblock* MapSuperblock(std::uint32_t c) {
+  void* mem = OsMap(kSuperblockSize, kSuperblockSize, MapPurpose::kSuperblock);
+  if (mem == nullptr) return nullptr;
+  auto* sb = new (mem) Superblock;
+  sb->Format(c);
+  if (!g_page_map.SetSuperblock(sb, sb)) {
+    OsUnmap(mem, kSuperblockSize, MapPurpose::kSuperblock);
+    return nullptr;
+  }
+  return sb;
+}
+
+}  // namespace
+
+void ReleaseList::ReleaseAll() {
+  while (Superblock* sb = head) {
+    head = sb->next;
+    g_page_map.Clear(sb);
+    OsUnmap(sb, kSuperblockSize, MapPurpose::kSuperblock);
+    g_released.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+std::size_t ReleasedSuperblocks() {
+  return g_released.load(std::memory_order_relaxed);
+}
+
+Heap* NewHeap(std::uint32_t index, bool is_global) {
+  constexpr std::size_t kBytes = (sizeof(Heap) + kPageSize - 1) & ~(kPageSize - 1);
+  void* mem = OsMap(kBytes, kPageSize, MapPurpose::kMetadata);
+  if (mem == nullptr) return nullptr;
+  Heap* h = new (mem) Heap;
+  h->index = index;
+  h->is_global = is_global;
+  return h;
+}
+
+Heap* GlobalHeap() {
+  return g_global.load(std::memory_order_acquire);
+}
+void SetGlobalHeap(Heap* h) {
+  g_global.store(h, std::memory_order_release);
+}
+
+void Heap::Link(Superblock* sb) {
+  Superblock*& head = lists[sb->size_class][sb->group];
+  sb->prev = nullptr;
+  sb->next = head;
+  if (head) head->prev = sb;
+  head = sb;
+}
+
+void Heap::Unlink(Superblock* sb) {
+  if (sb->prev) {
+    sb->prev->next = sb->next;
+  } else {
+    lists[sb->size_class][sb->group] = sb->next;
+  }
+  if (sb->next) sb->next->prev = sb->prev;
+  sb->prev = sb->next = nullptr;
+}
+
+void Heap::Refile(Superblock* sb) {
+  std::uint32_t g = GroupOf(sb);
+  if (g == sb->group) return;
+  Unlink(sb);
+  sb->group = g;
+  Link(sb);
+}
+
+void Heap::Adopt(Superblock* sb) {
+  sb->owner.store(this, std::memory_order_release);
+  sb->group = GroupOf(sb);
+  Link(sb);
+  in_use += sb->in_use_bytes();
+  held += sb->held_bytes();
+  ++superblocks;
+}
+
+void Heap::Disown(Superblock* sb) {
+  Unlink(sb);
+  in_use -= sb->in_use_bytes();
+  held -= sb->held_bytes();
+  --superblocks;
+}
+
+void* Heap::Alloc(std::uint32_t c, ReleaseList& release) {
+  Superblock* const* groups = lists[c];
+  Superblock* sb = groups[kGroups - 1];
+  for (std::uint32_t g = kGroups - 1; sb == nullptr && g-- > 0;) sb = groups[g];
+  if (sb == nullptr) [[unlikely]] {
+    sb = Acquire(c, release);
+    if (sb == nullptr) return nullptr;
+  }
+  void* p = sb->Pop();
+  in_use += sb->block_size;
+  Refile(sb);
+  return p;
+}
+
+// Called when this heap has no free block of class c: Hoard takes a superblock from the global
+// heap, else from the OS. Taking one may break the invariant (it brings free space), so
+// rebalance afterwards, keeping the one we are about to use.
+Superblock* Heap::Acquire(std::uint32_t c, ReleaseList& release) {
+  Superblock* sb = nullptr;
+  if (kPolicy.use_global_heap) {
+    Heap* global = GlobalHeap();
+    LockGuard guard(global->lock);
+    sb = global->TakeForClass(c);
+    if (sb) Adopt(sb);  // owner changes while both locks are held
+  }
+  if (sb == nullptr) {
+    sb = MapSuperblock(c);
+    if (sb == nullptr) return nullptr;
+    Adopt(sb);
+  }
+  Rebalance(c, sb, release);
+  return sb;
+}
+
+void Heap::Free(Superblock* sb, void* p, ReleaseList& release) {
+  sb->Push(p);
+  in_use -= sb->block_size;
+  if (is_global) {
+    if (sb->empty()) {
+      Disown(sb);
+      StoreEmpty(sb, release);
+    } else {
+      Refile(sb);
+    }
+    return;
+  }
+  Refile(sb);
+  Rebalance(sb->size_class, nullptr, release);
+}
+
+void Heap::Rebalance(std::uint32_t preferred_class, const Superblock* keep, ReleaseList& release) {
+  if (!kPolicy.use_global_heap) return;
+  while (!InvariantHolds()) {
+    Superblock* sb = FindMostlyEmpty(preferred_class, keep);
+    if (sb == nullptr) return;  // nothing movable: every other superblock is > (1-f) full
+    Disown(sb);
+    GiveToGlobal(sb, release);
+  }
+}
+
+// A superblock at least f empty, other than `keep`, emptiest group first. Where the invariant
+// is broken one exists unless `keep` is the only one (u < (1-f)a means some superblock has
+// u_s < (1-f)a_s).
+Superblock* Heap::FindMostlyEmpty(std::uint32_t preferred_class, const Superblock* keep) {
+  for (std::uint32_t i = 0; i < kSizeClasses.count; ++i) {
+    std::uint32_t c = i == 0 ? preferred_class : (i <= preferred_class ? i - 1 : i);
+    for (std::uint32_t g = 0; g < kGroups; ++g) {
+      for (Superblock* sb = lists[c][g]; sb; sb = sb->next) {
+        if (sb != keep && MostlyEmpty(sb)) return sb;
+      }
+    }
+  }
+  return nullptr;
+}
+
+void Heap::GiveToGlobal(Superblock* sb, ReleaseList& release) {
+  Heap* global = GlobalHeap();
+  LockGuard guard(global->lock);
+  if (sb->empty()) {
+    global->StoreEmpty(sb, release);
+  } else {
+    global->Adopt(sb);
+  }
+}
+
+void Heap::StoreEmpty(Superblock* sb, ReleaseList& release) {
+  sb->owner.store(this, std::memory_order_release);
+  if (empty_count >= kPolicy.empty_reserve) {
+    release.Add(sb);
+    return;
+  }
+  sb->next = empties;
+  empties = sb;
+  ++empty_count;
+}
+
+Superblock* Heap::TakeForClass(std::uint32_t c) {
+  for (std::uint32_t g = kGroups; g-- > 0;) {
+    if (Superblock* sb = lists[c][g]) {
+      Disown(sb);
+      return sb;
+    }
+  }
+  if (Superblock* sb = empties) {
+    empties = sb->next;
+    --empty_count;
+    sb->Format(c);
+    return sb;
+  }
+  return nullptr;
+}
+
+void Heap::FlushToGlobal(ReleaseList& release) {
+  if (!kPolicy.use_global_heap || is_global) return;
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    for (std::uint32_t g = 0; g < kGroups; ++g) {
+      while (Superblock* sb = lists[c][g]) {
+        Disown(sb);
+        GiveToGlobal(sb, release);
+      }
+    }
+  }
+}
+
+}  // namespace halloc

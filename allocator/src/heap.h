@@ -1,0 +1,96 @@
+// Heaps: the per-processor heaps threads allocate from, and the one global heap that holds what
+// they give back. Both are this type; the global heap is the one with is_global set.
+//
+// A heap files its superblocks by size class and fullness group: group g < kGroups holds those
+// with g/kGroups <= used/capacity < (g+1)/kGroups, group kGroups the full ones. Allocation takes
+// from the fullest non-full superblock, which lets the emptier ones drain.
+//
+// Hoard's emptiness invariant, for each per-processor heap with u = in_use and a = held:
+//     u >= (1 - f) a   or   a - u <= K S.
+// When a free breaks it, superblocks at least f empty move to the global heap until it holds
+// again. This bounds what a heap can hold that its threads do not use, and so blowup.
+//
+// Lock order: a per-processor heap's lock before the global heap's; never the other way.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "lock.h"
+#include "superblock.h"
+
+namespace halloc {
+
+// Superblocks to hand back to the OS once every lock is released (linked through `next`).
+struct ReleaseList {
+  Superblock* head = nullptr;
+  void Add(Superblock* sb) {
+    sb->next = head;
+    head = sb;
+  }
+  void ReleaseAll();
+};
+
+struct alignas(kCacheLine) Heap {
+  static constexpr std::uint32_t kGroups = 4;
+  static constexpr std::uint32_t kFull = kGroups;
+
+  Mutex lock;
+  bool abandoned = false;  // set in a forked child when the heap was locked at the fork
+  bool is_global = false;
+  std::uint32_t index = 0;
+  std::atomic<std::uint32_t> threads{0};  // threads bound to it (see thread_binding.h)
+
+  // Protected by `lock`.
+  std::size_t in_use = 0;  // u: bytes in blocks handed out
+  std::size_t held = 0;    // a: bytes in blocks of the superblocks it owns
+  std::size_t superblocks = 0;
+  Superblock* empties = nullptr;  // global heap only: empty superblocks of no class
+  std::size_t empty_count = 0;
+  Superblock* lists[SizeClassTable::kMaxClasses][kGroups + 1] = {};
+
+  static std::uint32_t GroupOf(const Superblock* sb) {
+    return sb->full() ? kFull : sb->used * kGroups / sb->capacity;
+  }
+  static bool MostlyEmpty(const Superblock* sb) {
+    return std::size_t{sb->capacity - sb->used} * kPolicy.empty_den >=
+           std::size_t{kPolicy.empty_num} * sb->capacity;
+  }
+  bool InvariantHolds() const {
+    return in_use * kPolicy.empty_den >= held * (kPolicy.empty_den - kPolicy.empty_num) ||
+           held - in_use <= kPolicy.slack * kSuperblockSize;
+  }
+
+  // A block of class c, or nullptr when the OS refuses memory. Lock held.
+  void* Alloc(std::uint32_t c, ReleaseList& release);
+  // Returns p, a block of sb (which this heap owns), to sb. Lock held.
+  void Free(Superblock* sb, void* p, ReleaseList& release);
+  // Gives every superblock with free space to the global heap (its last thread left). Lock held.
+  void FlushToGlobal(ReleaseList& release);
+
+  // Filing, with the counters kept in step. Lock held.
+  void Adopt(Superblock* sb);
+  void Disown(Superblock* sb);
+
+ private:
+  void Link(Superblock* sb);
+  void Unlink(Superblock* sb);
+  void Refile(Superblock* sb);
+  Superblock* Acquire(std::uint32_t c, ReleaseList& release);
+  Superblock* FindMostlyEmpty(std::uint32_t preferred_class, const Superblock* keep);
+  void Rebalance(std::uint32_t preferred_class, const Superblock* keep, ReleaseList& release);
+  void GiveToGlobal(Superblock* sb, ReleaseList& release);
+  // Global heap only: a superblock for class c (partly used, or an empty one reformatted).
+  Superblock* TakeForClass(std::uint32_t c);
+  void StoreEmpty(Superblock* sb, ReleaseList& release);
+};
+
+// Empty superblocks handed back to the OS so far.
+std::size_t ReleasedSuperblocks();
+
+Heap* NewHeap(std::uint32_t index, bool is_global);
+Heap* GlobalHeap();
+void SetGlobalHeap(Heap* h);
+
+}  // namespace halloc

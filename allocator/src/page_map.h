@@ -1,0 +1,69 @@
+// The page map: for every S-aligned granule of the address space, what halloc put there (a
+// superblock or a large object), so free() classifies any pointer in constant time and rejects
+// pointers halloc never handed out. Two levels; leaves are mapped on first use and never freed;
+// lookups take no lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "policy.h"
+
+namespace halloc {
+
+struct Superblock;
+struct LargeHeader;
+
+class PageMap {
+ public:
+  static constexpr unsigned kAddressBits = 47;  // user-space virtual addresses on x86-64
+  static constexpr unsigned kKeyBits = kAddressBits - kPolicy.superblock_shift;
+  static constexpr unsigned kLeafBits = 16;
+  static constexpr unsigned kRootBits = kKeyBits - kLeafBits;
+  static constexpr std::uintptr_t kLargeTag = 1;
+
+  // What covers p's granule: a superblock, a large object, or nothing.
+  struct Entry {
+    std::uintptr_t raw;
+    Superblock* superblock() const {
+      return (raw & kLargeTag) ? nullptr : reinterpret_cast<Superblock*>(raw);
+    }
+    LargeHeader* large() const {
+      return (raw & kLargeTag) ? reinterpret_cast<LargeHeader*>(raw & ~kLargeTag) : nullptr;
+    }
+    explicit operator bool() const { return raw != 0; }
+  };
+
+  Entry Lookup(const void* p) const {
+    std::uintptr_t key = reinterpret_cast<std::uintptr_t>(p) >> kPolicy.superblock_shift;
+    if (key >> kKeyBits) return {0};
+    const Leaf* leaf = root_[key >> kLeafBits].load(std::memory_order_acquire);
+    if (leaf == nullptr) return {0};
+    return {leaf->slot[key & (kLeafSize - 1)].load(std::memory_order_acquire)};
+  }
+
+  // Returns false only when the map's leaf cannot be allocated.
+  bool SetSuperblock(const void* granule, Superblock* sb) {
+    return Set(granule, reinterpret_cast<std::uintptr_t>(sb));
+  }
+  bool SetLarge(const void* granule, LargeHeader* h) {
+    return Set(granule, reinterpret_cast<std::uintptr_t>(h) | kLargeTag);
+  }
+  void Clear(const void* granule) { Set(granule, 0); }
+
+ private:
+  static constexpr std::size_t kLeafSize = std::size_t{1} << kLeafBits;
+  struct Leaf {
+    std::atomic<std::uintptr_t> slot[kLeafSize];
+  };
+
+  bool Set(const void* granule, std::uintptr_t value);
+
+  // Zero-initialised (bss): untouched pages cost no memory.
+  std::atomic<Leaf*> root_[std::size_t{1} << kRootBits];
+};
+
+extern PageMap g_page_map;
+
+}  // namespace halloc

@@ -1,0 +1,84 @@
+// The compile-time policy of each variant, in one place. The algorithm reads kPolicy and
+// nothing else differs between libhalloc, libhalloc-paper and libhalloc-serial.
+#pragma once
+
+#include <cstddef>
+
+namespace halloc {
+
+struct Policy {
+  const char* name;
+  std::size_t superblock_shift;   // S = 1 << superblock_shift bytes
+  double growth;                  // b: neighbouring size classes are at most b apart
+  unsigned empty_num, empty_den;  // f = empty_num / empty_den
+  std::size_t slack;              // K: superblocks of free space a heap may keep regardless of f
+  std::size_t heaps_per_cpu;      // heaps = heaps_per_cpu x CPUs; 0 = one heap per thread
+  std::size_t max_heaps;          // hard cap on per-processor heaps
+  bool use_global_heap;           // false: superblocks never leave their heap (serial baseline)
+  std::size_t empty_reserve;      // empty superblocks the global heap keeps; beyond go to the OS
+};
+
+// The tuned allocator: 64 KiB superblocks, a heap of its own for each thread (so threads never
+// share a superblock while both are alive), a small slack.
+inline constexpr Policy kHallocPolicy{
+    .name = "halloc",
+    .superblock_shift = 16,
+    .growth = 1.2,
+    .empty_num = 1,
+    .empty_den = 4,
+    .slack = 2,
+    .heaps_per_cpu = 0,
+    .max_heaps = 256,
+    .use_global_heap = true,
+    .empty_reserve = 16,
+};
+
+// Berger et al., ASPLOS 2000: S = 8 KiB, b = 1.2, f = 1/4, K = 4, 2P heaps, a lock per heap.
+inline constexpr Policy kPaperPolicy{
+    .name = "halloc-paper",
+    .superblock_shift = 13,
+    .growth = 1.2,
+    .empty_num = 1,
+    .empty_den = 4,
+    .slack = 4,
+    .heaps_per_cpu = 2,
+    .max_heaps = 1024,
+    .use_global_heap = true,
+    .empty_reserve = 32,
+};
+
+// The naive baseline: one heap behind one lock, nothing ever moves.
+inline constexpr Policy kSerialPolicy{
+    .name = "halloc-serial",
+    .superblock_shift = 16,
+    .growth = 1.2,
+    .empty_num = 1,
+    .empty_den = 4,
+    .slack = 4,
+    .heaps_per_cpu = 0,
+    .max_heaps = 1,
+    .use_global_heap = false,
+    .empty_reserve = 0,
+};
+
+#if HALLOC_VARIANT == 1
+inline constexpr Policy kPolicy = kHallocPolicy;
+#elif HALLOC_VARIANT == 2
+inline constexpr Policy kPolicy = kPaperPolicy;
+#elif HALLOC_VARIANT == 3
+inline constexpr Policy kPolicy = kSerialPolicy;
+#else
+#error "HALLOC_VARIANT must be 1 (halloc), 2 (halloc-paper) or 3 (halloc-serial)"
+#endif
+
+inline constexpr std::size_t kSuperblockSize = std::size_t{1} << kPolicy.superblock_shift;
+// Objects above S/2 come straight from the OS, as in the paper.
+inline constexpr std::size_t kLargeThreshold = kSuperblockSize / 2;
+inline constexpr std::size_t kMinAlign = 16;
+inline constexpr std::size_t kCacheLine = 64;
+
+static_assert(kPolicy.empty_num < kPolicy.empty_den, "f must be below 1");
+static_assert(kPolicy.slack >= 1, "K must be at least 1");
+static_assert(kPolicy.max_heaps >= 1);
+
+}  // namespace halloc

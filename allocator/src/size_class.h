@@ -1,0 +1,66 @@
+// Size classes: block sizes from 16 bytes to S/2, each at most b (kPolicy.growth) times the one
+// before and a multiple of 16, so internal fragmentation stays below b (for requests of 16 bytes
+// and up) and every block is 16-byte aligned. The table is computed at compile time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "policy.h"
+
+namespace halloc {
+
+// Bytes at the start of each superblock for its header; blocks start 64-byte aligned after it.
+inline constexpr std::size_t kSuperblockHeader = 64;
+
+struct SizeClassTable {
+  static constexpr std::size_t kMaxClasses = 64;
+  static constexpr std::size_t kGranules = kLargeThreshold / kMinAlign + 1;
+
+  std::uint32_t count = 0;
+  std::uint32_t block_size[kMaxClasses] = {};
+  std::uint32_t capacity[kMaxClasses] = {};    // blocks in one superblock
+  std::uint64_t reciprocal[kMaxClasses] = {};  // ceil(2^40 / block_size): offset -> index
+  std::uint8_t by_granule[kGranules] = {};     // class of a request of (g * 16) bytes
+};
+
+constexpr SizeClassTable BuildSizeClassTable() {
+  SizeClassTable t;
+  std::size_t size = kMinAlign;
+  while (true) {
+    t.block_size[t.count++] = static_cast<std::uint32_t>(size);
+    if (size >= kLargeThreshold) break;
+    double scaled = static_cast<double>(size) * kPolicy.growth;
+    std::size_t next = (static_cast<std::size_t>(scaled) + kMinAlign - 1) / kMinAlign * kMinAlign;
+    // Round down so the step never exceeds b; but always advance by at least one granule.
+    if (static_cast<double>(next) > scaled) next -= kMinAlign;
+    if (next < size + kMinAlign) next = size + kMinAlign;
+    size = next < kLargeThreshold ? next : kLargeThreshold;
+  }
+  std::uint32_t c = 0;
+  for (std::size_t g = 0; g < SizeClassTable::kGranules; ++g) {
+    while (t.block_size[c] < g * kMinAlign) ++c;
+    t.by_granule[g] = static_cast<std::uint8_t>(c);
+  }
+  for (std::uint32_t i = 0; i < t.count; ++i) {
+    t.capacity[i] =
+        static_cast<std::uint32_t>((kSuperblockSize - kSuperblockHeader) / t.block_size[i]);
+    t.reciprocal[i] = ((std::uint64_t{1} << 40) + t.block_size[i] - 1) / t.block_size[i];
+  }
+  return t;
+}
+
+inline constexpr SizeClassTable kSizeClasses = BuildSizeClassTable();
+static_assert(kSizeClasses.count < SizeClassTable::kMaxClasses);
+static_assert(kSizeClasses.block_size[kSizeClasses.count - 1] == kLargeThreshold);
+
+// The class serving `size` bytes; size must be <= kLargeThreshold.
+inline std::uint32_t SizeClassOf(std::size_t size) {
+  return kSizeClasses.by_granule[(size + kMinAlign - 1) / kMinAlign];
+}
+
+// The smallest class whose blocks are all aligned to `alignment` (a power of two <= 64, since
+// blocks start 64-byte aligned) and hold `size` bytes, or kSizeClasses.count if none does.
+std::uint32_t SizeClassOfAligned(std::size_t size, std::size_t alignment);
+
+}  // namespace halloc
