@@ -1,0 +1,446 @@
+"""One pure function per figure: a results table in (from load.load_results), a matplotlib
+Figure out, no I/O. Every figure uses the same order, colour and marker per allocator
+(summary.allocator_styles), says in its title whether higher or lower is better, marks failed
+runs with an x on the bottom edge instead of dropping them, and carries a footnote when the
+repetitions of a point vary by more than 10%."""
+from __future__ import annotations
+
+import math
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
+
+from . import summary as S  # noqa: E402
+from .load import counter_names  # noqa: E402
+
+FAILED_MARK = {"marker": "x", "s": 60, "linewidths": 2.0, "zorder": 5, "clip_on": False}
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+def _new_figure(width: float, height: float) -> Figure:
+    # Figure() directly, not pyplot: nothing is kept alive in pyplot's registry.
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _finish(fig: Figure, notes: list[str], width_chars: int = 130) -> Figure:
+    """Put footnotes under the axes, reserving room for them in the layout."""
+    lines: list[str] = []
+    for n in notes:
+        lines += textwrap.wrap(n, width_chars) or [""]
+    if lines:
+        height_in = fig.get_figheight()
+        frac = min(0.45, (len(lines) * 0.15 + 0.08) / height_in)
+        fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
+        fig.text(0.01, frac - 0.02 / height_in, "\n".join(lines), fontsize=7.5, va="top",
+                 ha="left", color="#333333")
+    return fig
+
+
+def _threads_axis(ax, threads) -> None:
+    threads = sorted({int(t) for t in threads})
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(FixedLocator(threads))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if len(threads) == 1:
+        ax.set_xlim(threads[0] / 1.5, threads[0] * 1.5)
+    ax.set_xlabel("threads (log2 scale)")
+
+
+def _scale(values) -> tuple[float, str]:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    top = max(finite) if finite else 1.0
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if top >= scale:
+            return scale, unit
+    return 1.0, ""
+
+
+def _mark_failures(ax, xs, style, label=None) -> None:
+    """An x on the bottom edge of the axes at each x where the allocator failed."""
+    if len(xs) == 0:
+        return
+    ax.scatter(xs, [0.0] * len(xs), transform=ax.get_xaxis_transform(), color=style["color"],
+               label=label, **FAILED_MARK)
+
+
+def _present(df: pd.DataFrame) -> list[str]:
+    """Allocators with at least one run that was not skipped, in the fixed order."""
+    ran = df.loc[df["status"] != "skipped", "allocator"].unique()
+    return S.ordered_allocators(ran)
+
+
+def _skipped_note(df: pd.DataFrame) -> list[str]:
+    allocs = set(df["allocator"].unique())
+    ran = set(df.loc[df["status"] != "skipped", "allocator"].unique())
+    gone = S.ordered_allocators(allocs - ran)
+    if not gone:
+        return []
+    reasons = []
+    for a in gone:
+        err = df.loc[df["allocator"] == a, "error"].dropna()
+        reasons.append(f"{a} ({err.iloc[0]})" if len(err) else a)
+    return ["not run (skipped): " + "; ".join(reasons)]
+
+
+def _variation_note(stats: pd.DataFrame, what: str) -> list[str]:
+    warns = S.variation_warnings(stats)
+    if not warns:
+        return []
+    shown = "; ".join(warns[:4]) + (f"; +{len(warns) - 4} more" if len(warns) > 4 else "")
+    return [f"warning: {what} repetitions vary by more than "
+            f"{100 * S.VARIATION_THRESHOLD:.0f}% (max-min over median) in {len(warns)} "
+            f"point(s): {shown}"]
+
+
+def _failure_note(stats: pd.DataFrame) -> list[str]:
+    bad = stats[stats["n_failed"] > 0]
+    if bad.empty:
+        return []
+    items = [f"{r.allocator}@{r.threads}t ({r.n_failed}/{r.n})" for r in bad.itertuples()]
+    shown = ", ".join(items[:6]) + (f", +{len(items) - 6} more" if len(items) > 6 else "")
+    return [f"x on the bottom edge = failed or timed-out runs: {shown}"]
+
+
+def _legend(ax, outside: bool = True, **kw) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    if outside:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                  frameon=False, **kw)
+    else:
+        ax.legend(handles, labels, fontsize=8, **kw)
+
+
+def _empty(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=10,
+            color="#666666", wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _draw_curves(ax, stats: pd.DataFrame, styles: dict, col: str = "median",
+                 lo: str = "min", hi: str = "max", scale: float = 1.0,
+                 failures: bool = True) -> None:
+    """A line per allocator (median) with a min-max band; failures as x on the bottom edge."""
+    for a in styles:
+        g = stats[stats["allocator"] == a].sort_values("threads")
+        if g.empty:
+            continue
+        st = styles[a]
+        ok = g[g[col].notna()]
+        if len(ok):
+            ax.plot(ok["threads"], ok[col] / scale, label=a, color=st["color"],
+                    marker=st["marker"], linestyle=st["linestyle"], markersize=5, linewidth=1.6)
+            if lo and len(ok) > 0 and (ok[hi] > ok[lo]).any():
+                ax.fill_between(ok["threads"], ok[lo] / scale, ok[hi] / scale,
+                                color=st["color"], alpha=0.15, linewidth=0)
+        if failures:
+            failed = g[g["n_failed"] > 0]["threads"].tolist()
+            _mark_failures(ax, failed, st, label=None if len(ok) else f"{a} (failed)")
+
+
+# ----------------------------------------------------------------------------------------------
+# throughput and speedup
+
+def throughput_figure(df: pd.DataFrame, workload: str) -> Figure:
+    """Throughput against threads for one workload: median line and min-max band per allocator."""
+    d = df[df["workload"] == workload]
+    stats = S.cell_stats(d, "throughput")
+    styles = S.allocator_styles(_present(d))
+    fig = _new_figure(8.0, 4.8)
+    ax = fig.add_subplot()
+    if stats["median"].notna().sum() == 0:
+        _empty(ax, f"no successful {workload} runs")
+    scale, unit = _scale(stats["max"].tolist())
+    _draw_curves(ax, stats, styles, scale=scale)
+    _threads_axis(ax, d["threads"].unique())
+    ax.set_ylabel(f"throughput ({unit}ops/s)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"{workload}: throughput vs threads (higher is better)\n"
+                 "line = median over repetitions, band = min..max", fontsize=10)
+    _legend(ax)
+    notes = _failure_note(stats) + _variation_note(stats, "throughput") + _skipped_note(d)
+    return _finish(fig, notes)
+
+
+def speedup_figure(df: pd.DataFrame, workload: str, cores: int | None = None) -> Figure:
+    """Two panels: speedup over the allocator's own 1-thread run, and over glibc's 1-thread run
+    (the paper's baseline style)."""
+    d = df[df["workload"] == workload]
+    stats = S.cell_stats(d, "throughput")
+    styles = S.allocator_styles(_present(d))
+    cores = cores or (df.attrs.get("machine") or {}).get("cores")
+    fig = _new_figure(12.0, 4.8)
+    axes = fig.subplots(1, 2)
+    threads = sorted(d["threads"].unique())
+    t0 = threads[0] if threads else 1
+    panels = [(S.speedups(stats, None), f"over its own {t0}-thread run"),
+              (S.speedups(stats, "glibc"), f"over glibc at {t0} thread(s)")]
+    notes = []
+    for ax, (sp, what) in zip(axes, panels):
+        if sp["speedup"].notna().sum() == 0:
+            _empty(ax, "no baseline: glibc has no successful\n"
+                   f"{t0}-thread {workload} run" if "glibc" in what else "no data")
+        _draw_curves(ax, sp, styles, col="speedup", lo="speedup_min", hi="speedup_max")
+        if threads:
+            ideal = [min(t, cores) / t0 if cores else t / t0 for t in threads]
+            ax.plot(threads, ideal, color="#999999", linestyle=":", linewidth=1.2,
+                    label=f"ideal on {cores} cores" if cores else "ideal (linear)")
+        _threads_axis(ax, threads)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("speedup (x)")
+        ax.grid(True, alpha=0.3)
+        ax.set_title(f"{workload}: speedup {what}\n(higher is better)", fontsize=10)
+    _legend(axes[1])
+    if cores and threads and max(threads) > cores:
+        notes.append(f"This machine has {cores} cores: above {cores} threads the runs are "
+                     "oversubscribed, so flat curves there are expected.")
+    notes += _failure_note(stats) + _variation_note(stats, "throughput")
+    return _finish(fig, notes)
+
+
+# ----------------------------------------------------------------------------------------------
+# memory
+
+def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
+                  scale: float = 1.0, log: bool = False) -> None:
+    allocs = list(styles)
+    n = max(1, len(allocs))
+    width = 0.8 / n
+    x = np.arange(len(workloads))
+    for i, a in enumerate(allocs):
+        g = stats[stats["allocator"] == a].set_index("workload")
+        xs = x - 0.4 + width * (i + 0.5)
+        med = np.array([g["median"].get(w, np.nan) for w in workloads], dtype=float) / scale
+        lo = np.array([g["min"].get(w, np.nan) for w in workloads], dtype=float) / scale
+        hi = np.array([g["max"].get(w, np.nan) for w in workloads], dtype=float) / scale
+        ok = ~np.isnan(med)
+        ax.bar(xs[ok], med[ok], width=width * 0.95, color=styles[a]["color"], label=a,
+               yerr=np.vstack([med[ok] - lo[ok], hi[ok] - med[ok]]), capsize=1.5,
+               error_kw={"linewidth": 0.8, "ecolor": "#333333"})
+        failed = [xs[j] for j, w in enumerate(workloads)
+                  if g["n_failed"].get(w, 0) > 0]
+        _mark_failures(ax, failed, styles[a])
+    ax.set_xticks(x)
+    ax.set_xticklabels(workloads, rotation=0 if len(workloads) < 5 else 20, ha="center" if
+                       len(workloads) < 5 else "right")
+    if log:
+        ax.set_yscale("log")
+    ax.grid(True, axis="y", alpha=0.3)
+
+
+def memory_figure(df: pd.DataFrame) -> Figure:
+    """Memory blowup and peak RSS per workload and allocator, at each workload's largest thread
+    count (bars = median over repetitions, whiskers = min..max)."""
+    d = df
+    workloads = S.ordered_workloads(d["workload"].unique())
+    styles = S.allocator_styles(_present(d))
+    fig = _new_figure(max(8.0, 1.6 * len(workloads) + 3), 7.5)
+    axes = fig.subplots(2, 1)
+    bl = S.max_threads_stats(S.cell_stats(d, "blowup"))
+    rss = S.max_threads_stats(S.cell_stats(d, "peak_rss"))
+    tmax = d.groupby("workload")["threads"].max()
+    tdesc = ", ".join(f"{w} {tmax[w]}" for w in workloads)
+    if bl["median"].notna().any():
+        _grouped_bars(axes[0], bl, styles, workloads,
+                      log=bool((bl["median"] > 0).all() and
+                               bl["median"].max() / max(bl["median"].min(), 1e-9) > 30))
+    else:
+        _empty(axes[0], "no blowup values (peak_live_bytes is 0 or missing)")
+    axes[0].set_ylabel("blowup\n(peak RSS - baseline) / peak live")
+    axes[0].axhline(1.0, color="#999999", linestyle=":", linewidth=1)
+    axes[0].set_title("memory blowup (lower is better)", fontsize=10)
+    if rss["median"].notna().any():
+        _grouped_bars(axes[1], rss, styles, workloads, scale=float(1 << 20))
+    else:
+        _empty(axes[1], "no peak RSS values")
+    axes[1].set_ylabel("peak RSS (MiB)")
+    axes[1].set_title("peak resident set size (lower is better)", fontsize=10)
+    _legend(axes[0])
+    notes = [f"At the largest thread count of each workload ({tdesc}); bar = median over "
+             "repetitions, whisker = min..max."]
+    notes += _failure_note(rss) + _variation_note(rss, "peak RSS") + _skipped_note(d)
+    return _finish(fig, notes)
+
+
+def _representative(g: pd.DataFrame) -> pd.Series | None:
+    """The successful repetition with the median peak RSS (the one a timeline shows)."""
+    ok = g[(g["status"] == "ok") & g["samples"].map(len).gt(0)]
+    if ok.empty:
+        return None
+    ok = ok.sort_values("peak_rss")
+    return ok.iloc[(len(ok) - 1) // 2]
+
+
+def timeline_figure(df: pd.DataFrame, workload: str = "prodcons") -> Figure:
+    """RSS and live bytes over time (the memory samples) for one workload, one line per
+    allocator, at its largest thread count; the repetition with the median peak RSS."""
+    d = df[df["workload"] == workload]
+    styles = S.allocator_styles(_present(d))
+    fig = _new_figure(10.0, 6.5)
+    axes = fig.subplots(2, 1, sharex=True)
+    if d.empty:
+        for ax in axes:
+            _empty(ax, f"no {workload} runs in this results set")
+        return _finish(fig, [])
+    tmax = int(d["threads"].max())
+    d = d[d["threads"] == tmax]
+    notes = []
+    drawn = 0
+    for a, st in styles.items():
+        rep = _representative(d[d["allocator"] == a])
+        if rep is None:
+            if (d[d["allocator"] == a]["status"].isin(("failed", "timeout"))).any():
+                notes.append(f"{a}: failed at {tmax} threads (no samples)")
+            continue
+        t = [s.get("t") for s in rep["samples"]]
+        rss = [s.get("rss_bytes") for s in rep["samples"]]
+        live = [s.get("live_bytes") for s in rep["samples"]]
+        rss = [np.nan if v is None else v / (1 << 20) for v in rss]
+        live = [np.nan if v is None else v / (1 << 20) for v in live]
+        axes[0].plot(t, rss, color=st["color"], linestyle=st["linestyle"], label=a, lw=1.5)
+        axes[1].plot(t, live, color=st["color"], linestyle=st["linestyle"], label=a, lw=1.5)
+        drawn += 1
+    if not drawn:
+        _empty(axes[0], "no memory samples recorded")
+    axes[0].set_ylabel("RSS (MiB)")
+    axes[0].set_title(f"{workload} at {tmax} threads: resident memory over time "
+                      "(lower is better)", fontsize=10)
+    axes[1].set_ylabel("live bytes (MiB)")
+    axes[1].set_xlabel("time (s)")
+    axes[1].set_title("bytes the workload holds (the same work for every allocator; "
+                      "RSS above this is the allocator's overhead)", fontsize=10)
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(bottom=0)
+    _legend(axes[0])
+    notes.append("One repetition per allocator: the one with the median peak RSS.")
+    return _finish(fig, notes)
+
+
+# ----------------------------------------------------------------------------------------------
+# perf counters
+
+def counters_figure(df: pd.DataFrame) -> Figure:
+    """Each available perf counter divided by the operations the workload counted, per workload
+    and allocator, at the largest thread count (lower is better)."""
+    names = counter_names(df)
+    workloads = S.ordered_workloads(df["workload"].unique())
+    styles = S.allocator_styles(_present(df))
+    if not names:
+        fig = _new_figure(8.0, 3.0)
+        ax = fig.add_subplot()
+        reasons = sorted({r for m in df["counters_unavailable"] for r in m.values()})
+        why = ("\n".join(textwrap.wrap(reasons[0], 80)) if reasons else
+               "the results hold no counter values")
+        _empty(ax, f"no perf counters in this run\n{why}")
+        ax.set_title("perf counters per operation (lower is better)", fontsize=10)
+        return fig
+    ncols = 2 if len(names) > 1 else 1
+    nrows = math.ceil(len(names) / ncols)
+    fig = _new_figure(max(8.0, 1.4 * len(workloads) * ncols + 2), 2.8 * nrows + 0.8)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax, name in zip(axes, names):
+        d = df.copy()
+        d["per_op"] = d[f"counter.{name}"] / d["ops"]
+        st = S.max_threads_stats(S.cell_stats(d, "per_op"))
+        if st["median"].notna().any():
+            _grouped_bars(ax, st, styles, workloads)
+        else:
+            _empty(ax, f"{name}: no values")
+        ax.set_title(f"{name} per operation (lower is better)", fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    _legend(axes[0])
+    missing = sorted({k for m in df["counters_unavailable"] for k in m} - set(names))
+    notes = ["At the largest thread count of each workload; counters cover the whole child "
+             "process, divided by the operations the workload counted."]
+    if missing:
+        notes.append("unavailable: " + ", ".join(missing))
+    return _finish(fig, notes)
+
+
+# ----------------------------------------------------------------------------------------------
+# overview
+
+def overview_figure(df: pd.DataFrame) -> Figure:
+    """One page: throughput against threads for every workload, and peak RSS at the largest
+    thread count, with one shared legend."""
+    workloads = S.ordered_workloads(df["workload"].unique())
+    styles = S.allocator_styles(_present(df))
+    n = len(workloads) + 2  # + peak RSS panel + legend panel
+    ncols = 3 if n > 4 else 2
+    nrows = math.ceil(n / ncols)
+    fig = _new_figure(4.2 * ncols, 3.3 * nrows + 0.9)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    notes: list[str] = []
+    for ax, w in zip(axes, workloads):
+        d = df[df["workload"] == w]
+        stats = S.cell_stats(d, "throughput")
+        scale, unit = _scale(stats["max"].tolist())
+        _draw_curves(ax, stats, styles, scale=scale)
+        _threads_axis(ax, d["threads"].unique())
+        ax.set_xlabel("threads", fontsize=8)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(f"{unit}ops/s", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+        ax.set_title(f"{w} throughput (higher is better)", fontsize=9)
+        if (stats["spread"] > S.VARIATION_THRESHOLD).any():
+            notes.append(f"{w}: some repetitions vary by more than 10%")
+    ax = axes[len(workloads)]
+    rss = S.max_threads_stats(S.cell_stats(df, "peak_rss"))
+    if rss["median"].notna().any():
+        _grouped_bars(ax, rss, styles, workloads, scale=float(1 << 20))
+        ax.tick_params(axis="x", labelsize=7)
+    else:
+        _empty(ax, "no peak RSS values")
+    ax.set_ylabel("MiB", fontsize=8)
+    ax.set_title("peak RSS at max threads (lower is better)", fontsize=9)
+    legend_ax = axes[len(workloads) + 1]
+    legend_ax.axis("off")
+    for extra in axes[len(workloads) + 2:]:
+        extra.set_visible(False)
+    handles = [plt.Line2D([], [], color=st["color"], marker=st["marker"],
+                          linestyle=st["linestyle"], label=a) for a, st in styles.items()]
+    handles.append(plt.Line2D([], [], color="#444444", marker="x", linestyle="none",
+                              label="failed run"))
+    legend_ax.legend(handles=handles, loc="center", fontsize=9, frameon=False,
+                     ncol=2 if len(handles) > 7 else 1, title="allocator")
+    machine = df.attrs.get("machine") or {}
+    run_id = df.attrs.get("run_id", "")
+    fig.suptitle(f"allocbench run {run_id}: {S.machine_line(machine)}", fontsize=10)
+    notes = ["Lines: median over repetitions; bands: min..max; x: failed runs."] + notes
+    notes += _skipped_note(df)
+    return _finish(fig, notes)
+
+
+# ----------------------------------------------------------------------------------------------
+# the set of figures for a run
+
+def run_figures(df: pd.DataFrame) -> dict[str, Figure]:
+    """Every figure of a run, keyed by file stem, in a fixed order."""
+    out: dict[str, Figure] = {"overview": overview_figure(df)}
+    workloads = S.ordered_workloads(df["workload"].unique())
+    for w in workloads:
+        out[f"throughput-{w}"] = throughput_figure(df, w)
+    for w in workloads:
+        out[f"speedup-{w}"] = speedup_figure(df, w)
+    out["memory"] = memory_figure(df)
+    if "prodcons" in workloads:
+        out["timeline-prodcons"] = timeline_figure(df, "prodcons")
+    out["counters"] = counters_figure(df)
+    return out
