@@ -1,0 +1,236 @@
+// Heaps, the global heap and large objects, through the allocator's internal API. Tests share
+// one allocator per process, so they compare counters before and after rather than absolutes.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "allocator.h"
+#include "halloc/halloc.h"
+#include "heap.h"
+#include "large.h"
+#include "thread_binding.h"
+
+namespace halloc {
+namespace {
+
+void ExpectConsistent() {
+  char why[256];
+  ASSERT_EQ(halloc_check(why, sizeof why), 1) << why;
+}
+
+halloc_heap_stats MyHeap() {
+  halloc_heap_stats s{};
+  Free(Malloc(1));  // make sure this thread is bound
+  EXPECT_EQ(halloc_get_heap_stats(tls_heap->index, &s), 0);
+  return s;
+}
+
+TEST(Heap, CountsBytesInUseAndHeld) {
+  halloc_heap_stats before = MyHeap();
+  std::vector<void*> blocks;
+  for (int i = 0; i < 1000; ++i) blocks.push_back(Malloc(100));
+  halloc_heap_stats during = MyHeap();
+  std::size_t block = kSizeClasses.block_size[SizeClassOf(100)];
+  EXPECT_EQ(during.in_use_bytes - before.in_use_bytes, 1000 * block);
+  EXPECT_GE(during.held_bytes, during.in_use_bytes);
+  ExpectConsistent();
+  for (void* p : blocks) Free(p);
+  EXPECT_EQ(MyHeap().in_use_bytes, before.in_use_bytes);
+  ExpectConsistent();
+}
+
+TEST(Heap, EmptinessInvariantHoldsAfterRandomFrees) {
+  std::mt19937 rng(42);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 40000; ++i) blocks.push_back(Malloc(16 + rng() % 400));
+  std::shuffle(blocks.begin(), blocks.end(), rng);
+  // Free 90%: the heap must push its mostly-empty superblocks out.
+  for (std::size_t i = 0; i < blocks.size() * 9 / 10; ++i) Free(blocks[i]);
+  ExpectConsistent();
+  halloc_heap_stats s = MyHeap();
+  if (kPolicy.use_global_heap) {
+    double f = double(kPolicy.empty_num) / kPolicy.empty_den;
+    EXPECT_TRUE(s.in_use_bytes >= (1 - f) * s.held_bytes ||
+                s.held_bytes - s.in_use_bytes <= kPolicy.slack * kSuperblockSize)
+        << "u=" << s.in_use_bytes << " a=" << s.held_bytes;
+  }
+  for (std::size_t i = blocks.size() * 9 / 10; i < blocks.size(); ++i) Free(blocks[i]);
+  ExpectConsistent();
+}
+
+TEST(Heap, CrossThreadFreeReturnsTheBlockToItsOwner) {
+  std::vector<void*> blocks;
+  Heap* owner = nullptr;
+  std::thread producer([&] {
+    for (int i = 0; i < 5000; ++i) blocks.push_back(Malloc(48));
+    owner = tls_heap;
+    // Stay bound while the main thread frees, so the heap is not flushed at exit.
+  });
+  producer.join();
+  (void)owner;
+  halloc_stats before{};
+  halloc_get_stats(&before);
+  for (void* p : blocks) Free(p);  // from another thread than the allocating one
+  ExpectConsistent();
+  halloc_stats after{};
+  halloc_get_stats(&after);
+  EXPECT_LE(after.superblock_bytes, before.superblock_bytes) << "frees never map memory";
+}
+
+TEST(Heap, MemoryFreedByOneThreadIsReusedByAnother) {
+  // Warm up so the global heap holds superblocks of this class.
+  std::vector<void*> blocks;
+  std::thread a([&] {
+    for (int i = 0; i < 20000; ++i) blocks.push_back(Malloc(200));
+    for (void* p : blocks) Free(p);
+  });
+  a.join();
+  halloc_stats before{};
+  halloc_get_stats(&before);
+  if (kPolicy.use_global_heap) {
+    EXPECT_GT(before.global.superblocks, 0u)
+        << "the exited thread's memory went to the global heap";
+  } else {
+    EXPECT_EQ(before.global.superblocks, 0u) << "the serial baseline has no global heap";
+  }
+  std::thread b([&] {
+    blocks.clear();
+    for (int i = 0; i < 20000; ++i) blocks.push_back(Malloc(200));
+    for (void* p : blocks) Free(p);
+  });
+  b.join();
+  halloc_stats after{};
+  halloc_get_stats(&after);
+  EXPECT_LE(after.superblock_bytes_peak, before.superblock_bytes_peak + 2 * kSuperblockSize)
+      << "the second thread reused the first one's superblocks instead of mapping new ones";
+  ExpectConsistent();
+}
+
+TEST(Heap, EmptySuperblocksBeyondTheReserveGoBackToTheOs) {
+  halloc_stats before{};
+  halloc_get_stats(&before);
+  std::thread t([] {
+    std::vector<void*> blocks;
+    // 64 MiB of small blocks, then all freed.
+    for (std::size_t i = 0; i < (64u << 20) / 512; ++i) blocks.push_back(Malloc(512));
+    for (void* p : blocks) Free(p);
+  });
+  t.join();
+  halloc_stats after{};
+  halloc_get_stats(&after);
+  if (!kPolicy.use_global_heap) {
+    // The serial baseline keeps every superblock in its one heap: nothing is released.
+    EXPECT_EQ(after.released_superblocks, 0u);
+    EXPECT_GE(after.superblock_bytes, before.superblock_bytes);
+    return;
+  }
+  EXPECT_GT(after.released_superblocks, before.released_superblocks);
+  EXPECT_LE(
+      after.superblock_bytes,
+      before.superblock_bytes + (kPolicy.empty_reserve + kPolicy.slack + 2) * kSuperblockSize);
+  ExpectConsistent();
+}
+
+TEST(Large, ObjectsAboveHalfASuperblockComeFromTheOs) {
+  halloc_stats before{};
+  halloc_get_stats(&before);
+  void* p = Malloc(kLargeThreshold + 1);
+  ASSERT_NE(p, nullptr);
+  EXPECT_GE(UsableSize(p), kLargeThreshold + 1);
+  halloc_stats during{};
+  halloc_get_stats(&during);
+  EXPECT_EQ(during.large_objects, before.large_objects + 1);
+  EXPECT_GT(during.large_bytes, before.large_bytes);
+  std::memset(p, 0xab, UsableSize(p));
+  Free(p);
+  halloc_stats after{};
+  halloc_get_stats(&after);
+  EXPECT_EQ(after.large_objects, before.large_objects);
+  EXPECT_EQ(after.large_bytes, before.large_bytes);
+}
+
+TEST(Large, AlignmentIsHonouredUpToAMegabyte) {
+  for (std::size_t align = 128; align <= (1u << 20); align *= 2) {
+    void* p = AlignedAlloc(align, 1000);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % align, 0u) << align;
+    EXPECT_GE(UsableSize(p), 1000u);
+    Free(p);
+  }
+}
+
+TEST(Large, ReallocKeepsContentsWhileGrowingAndShrinking) {
+  std::size_t size = kLargeThreshold + 100;
+  auto* p = static_cast<unsigned char*>(Malloc(size));
+  for (std::size_t i = 0; i < size; ++i) p[i] = static_cast<unsigned char>(i * 7);
+  for (std::size_t grow = size * 2; grow < (32u << 20); grow *= 2) {
+    p = static_cast<unsigned char*>(Realloc(p, grow));
+    ASSERT_NE(p, nullptr);
+  }
+  p = static_cast<unsigned char*>(Realloc(p, 100));  // back into a small class
+  for (std::size_t i = 0; i < 100; ++i) ASSERT_EQ(p[i], static_cast<unsigned char>(i * 7));
+  EXPECT_LT(UsableSize(p), kLargeThreshold);
+  Free(p);
+}
+
+TEST(Large, RefusesSizesAbovePtrdiffMax) {
+  errno = 0;
+  EXPECT_EQ(Malloc(SIZE_MAX), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(Malloc(std::size_t{PTRDIFF_MAX} + 1), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(Calloc(SIZE_MAX / 2, 3), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(Heap, ConcurrentCrossThreadTrafficKeepsEveryInvariant) {
+  constexpr int kThreads = 4;
+  constexpr int kOps = 50000;
+  std::vector<std::vector<void*>> mailbox(kThreads);
+  std::vector<std::mutex> locks(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      std::vector<void*> mine;
+      for (int i = 0; i < kOps; ++i) {
+        std::size_t n = rng() % 8 == 0 ? rng() % (2 * kLargeThreshold) : rng() % 300;
+        auto* p = static_cast<unsigned char*>(Malloc(n));
+        ASSERT_NE(p, nullptr);
+        if (n) p[0] = p[n - 1] = 0x5a;
+        if (rng() % 2) {
+          std::lock_guard<std::mutex> g(locks[(t + 1) % kThreads]);
+          mailbox[(t + 1) % kThreads].push_back(p);
+        } else {
+          mine.push_back(p);
+        }
+        if (mine.size() > 100) {
+          Free(mine.front());
+          mine.erase(mine.begin());
+        }
+        if (i % 64 == 0) {
+          std::vector<void*> inbox;
+          {
+            std::lock_guard<std::mutex> g(locks[t]);
+            inbox.swap(mailbox[t]);
+          }
+          for (void* q : inbox) Free(q);
+        }
+      }
+      for (void* q : mine) Free(q);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (auto& box : mailbox)
+    for (void* q : box) Free(q);
+  ExpectConsistent();
+}
+
+}  // namespace
+}  // namespace halloc

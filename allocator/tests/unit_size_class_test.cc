@@ -1,0 +1,67 @@
+// Size classes: every request fits its class, the class is the smallest that fits, neighbouring
+// classes are at most b apart, and a superblock holds at least one block of each.
+#include <gtest/gtest.h>
+
+#include "size_class.h"
+
+namespace halloc {
+namespace {
+
+TEST(SizeClass, TableIsIncreasingAlignedAndWithinGrowth) {
+  ASSERT_GT(kSizeClasses.count, 1u);
+  EXPECT_EQ(kSizeClasses.block_size[0], kMinAlign);
+  EXPECT_EQ(kSizeClasses.block_size[kSizeClasses.count - 1], kLargeThreshold);
+  for (std::uint32_t c = 1; c < kSizeClasses.count; ++c) {
+    std::uint32_t prev = kSizeClasses.block_size[c - 1], size = kSizeClasses.block_size[c];
+    EXPECT_GT(size, prev);
+    EXPECT_EQ(size % kMinAlign, 0u) << "class " << c;
+    // At most b apart, except where b x prev is within one 16-byte granule of prev.
+    EXPECT_TRUE(size <= prev * kPolicy.growth || size == prev + kMinAlign)
+        << "class " << c << ": " << prev << " -> " << size;
+  }
+}
+
+TEST(SizeClass, EveryRequestGetsTheSmallestFittingClass) {
+  for (std::size_t n = 0; n <= kLargeThreshold; ++n) {
+    std::uint32_t c = SizeClassOf(n);
+    ASSERT_LT(c, kSizeClasses.count);
+    ASSERT_GE(kSizeClasses.block_size[c], n) << n;
+    if (c > 0) {
+      ASSERT_LT(kSizeClasses.block_size[c - 1], n) << n;
+    }
+  }
+}
+
+TEST(SizeClass, InternalFragmentationIsBoundedByGrowth) {
+  for (std::size_t n = kMinAlign; n <= kLargeThreshold; ++n) {
+    double block = kSizeClasses.block_size[SizeClassOf(n)];
+    ASSERT_TRUE(block <= n * kPolicy.growth || block < n + kMinAlign) << n << " -> " << block;
+  }
+}
+
+TEST(SizeClass, SuperblocksHoldAtLeastOneBlockAndTheHeader) {
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    EXPECT_GE(kSizeClasses.capacity[c], 1u);
+    EXPECT_LE(
+        kSuperblockHeader + std::size_t{kSizeClasses.capacity[c]} * kSizeClasses.block_size[c],
+        kSuperblockSize);
+    // The capacity is the most that fits.
+    EXPECT_GT(
+        kSuperblockHeader + std::size_t{kSizeClasses.capacity[c] + 1} * kSizeClasses.block_size[c],
+        kSuperblockSize);
+  }
+}
+
+TEST(SizeClass, AlignedClassesAreMultiplesOfTheAlignment) {
+  for (std::size_t align = 16; align <= kCacheLine; align *= 2) {
+    for (std::size_t n = 0; n <= kLargeThreshold; n += 7) {
+      std::uint32_t c = SizeClassOfAligned(n, align);
+      ASSERT_LT(c, kSizeClasses.count) << n << " aligned " << align;
+      EXPECT_EQ(kSizeClasses.block_size[c] % align, 0u);
+      EXPECT_GE(kSizeClasses.block_size[c], n);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace halloc

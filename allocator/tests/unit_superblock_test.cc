@@ -1,0 +1,82 @@
+// Superblocks and the page map, on memory the test maps itself.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <set>
+
+#include "os.h"
+#include "page_map.h"
+#include "superblock.h"
+
+namespace halloc {
+namespace {
+
+class SuperblockTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mem_ = OsMap(kSuperblockSize, kSuperblockSize, MapPurpose::kSuperblock);
+    ASSERT_NE(mem_, nullptr);
+    ASSERT_EQ(reinterpret_cast<std::uintptr_t>(mem_) % kSuperblockSize, 0u);
+  }
+  void TearDown() override { OsUnmap(mem_, kSuperblockSize, MapPurpose::kSuperblock); }
+  void* mem_ = nullptr;
+};
+
+TEST_F(SuperblockTest, HandsOutEveryBlockOnceAlignedAndInside) {
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    auto* sb = new (mem_) Superblock;
+    sb->Format(c);
+    std::set<void*> blocks;
+    while (!sb->full()) {
+      void* p = sb->Pop();
+      ASSERT_TRUE(blocks.insert(p).second) << "class " << c;
+      ASSERT_EQ(reinterpret_cast<std::uintptr_t>(p) % kMinAlign, 0u);
+      ASSERT_GE(static_cast<char*>(p), sb->data());
+      ASSERT_LE(static_cast<char*>(p) + sb->block_size, static_cast<char*>(mem_) + kSuperblockSize);
+      ASSERT_TRUE(sb->IsBlockStart(p));
+      ASSERT_FALSE(sb->IsBlockStart(static_cast<char*>(p) + 8));
+      ASSERT_EQ(Superblock::Of(p), sb);
+    }
+    EXPECT_EQ(blocks.size(), sb->capacity);
+    for (void* p : blocks) sb->Push(p);
+    EXPECT_TRUE(sb->empty());
+    EXPECT_EQ(sb->bump, 0u) << "an emptied superblock carves from the start again";
+  }
+}
+
+TEST_F(SuperblockTest, FreedBlocksAreReusedFirst) {
+  auto* sb = new (mem_) Superblock;
+  sb->Format(SizeClassOf(64));
+  void* a = sb->Pop();
+  void* b = sb->Pop();
+  sb->Push(a);
+  EXPECT_EQ(sb->Pop(), a);
+  EXPECT_EQ(sb->used, 2u);
+  EXPECT_NE(a, b);
+  EXPECT_FALSE(sb->IsBlockStart(static_cast<char*>(b) + sb->block_size))
+      << "a block never carved is not a block start";
+}
+
+TEST(PageMap, FindsWhatWasEnteredAndNothingElse) {
+  PageMap::Entry none = g_page_map.Lookup(reinterpret_cast<void*>(0x1000));
+  EXPECT_FALSE(none);
+  alignas(64) static char fake_header[64];
+  auto* sb = reinterpret_cast<Superblock*>(fake_header);
+  void* granule = reinterpret_cast<void*>(std::uintptr_t{77} << kPolicy.superblock_shift);
+  ASSERT_TRUE(g_page_map.SetSuperblock(granule, sb));
+  EXPECT_EQ(g_page_map.Lookup(granule).superblock(), sb);
+  EXPECT_EQ(g_page_map.Lookup(static_cast<char*>(granule) + kSuperblockSize - 1).superblock(), sb);
+  EXPECT_FALSE(g_page_map.Lookup(static_cast<char*>(granule) + kSuperblockSize));
+  EXPECT_EQ(g_page_map.Lookup(granule).large(), nullptr);
+  auto* large = reinterpret_cast<LargeHeader*>(fake_header);
+  ASSERT_TRUE(g_page_map.SetLarge(granule, large));
+  EXPECT_EQ(g_page_map.Lookup(granule).large(), large);
+  EXPECT_EQ(g_page_map.Lookup(granule).superblock(), nullptr);
+  g_page_map.Clear(granule);
+  EXPECT_FALSE(g_page_map.Lookup(granule));
+  EXPECT_FALSE(g_page_map.Lookup(reinterpret_cast<void*>(std::uintptr_t{1} << 50)))
+      << "addresses beyond user space are never ours";
+}
+
+}  // namespace
+}  // namespace halloc
