@@ -132,7 +132,8 @@ def read_document(path: Path | str) -> dict:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(text.rstrip()) - 1
+        body = text.rstrip()
+        truncated = exc.pos >= len(body) - 1 or body[-1] not in "}]"
         hint = " - the file looks truncated (sweep interrupted?)" if truncated else ""
         raise SchemaError(
             path, [f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"]

@@ -1,0 +1,121 @@
+import matplotlib.colors as mcolors
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+
+from analysis import figures as F
+from analysis import paper as P
+from analysis import summary as S
+from analysis.load import load_results
+from analysis.tests.synthetic import make_doc, make_run
+
+
+def _texts(fig):
+    out = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        out += [t.get_text() for t in ax.texts]
+    return "\n".join(out)
+
+
+def _line(fig, label):
+    for ax in fig.axes:
+        for ln in ax.get_lines():
+            if ln.get_label() == label:
+                return ln
+    return None
+
+
+def _failure_marks(fig):
+    return [c for ax in fig.axes for c in ax.collections
+            if isinstance(c, PathCollection) and len(c.get_offsets())]
+
+
+@pytest.mark.parametrize("make", [
+    lambda df: F.throughput_figure(df, "larson"),
+    lambda df: F.speedup_figure(df, "larson"),
+    lambda df: F.memory_figure(df),
+    lambda df: F.timeline_figure(df, "prodcons"),
+    lambda df: F.counters_figure(df),
+    lambda df: F.overview_figure(df),
+    lambda df: P.comparison_figure(df, P.load_paper(), "Larson"),
+    lambda df: P.overview_comparison_figure(df, P.load_paper()),
+])
+def test_each_figure_returns_a_figure_with_axes(df, make):
+    fig = make(df)
+    assert isinstance(fig, Figure)
+    assert fig.axes and any(ax.has_data() for ax in fig.axes)
+
+
+def test_throughput_figure_titles_lines_and_failures(df):
+    fig = F.throughput_figure(df, "larson")
+    ax = fig.axes[0]
+    assert "higher is better" in ax.get_title()
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["halloc", "glibc"]
+    # glibc failed at 2 threads: its line stops at 1 thread, and an x marks the failure
+    assert list(_line(fig, "glibc").get_xdata()) == [1]
+    assert list(_line(fig, "halloc").get_xdata()) == [1, 2]
+    assert len(_failure_marks(fig)) == 1
+    assert "failed or timed-out runs: glibc@2t (2/2)" in _texts(fig)
+
+
+def test_colours_are_fixed_across_figures(df):
+    a = _line(F.throughput_figure(df, "larson"), "halloc").get_color()
+    b = _line(F.speedup_figure(df, "prodcons"), "halloc").get_color()
+    c = _line(P.comparison_figure(df, P.load_paper(), "threadtest"), "halloc")
+    assert mcolors.to_hex(a) == mcolors.to_hex(b) == "#d62728"
+    assert c is None or mcolors.to_hex(c.get_color()) == "#d62728"
+
+
+def test_user_allocator_gets_a_style():
+    styles = S.allocator_styles(["student-b", "glibc", "halloc", "student-a"])
+    assert list(styles) == ["halloc", "glibc", "student-a", "student-b"]
+    assert styles["student-a"]["color"] != styles["student-b"]["color"]
+    assert styles["student-a"]["color"] not in {styles["halloc"]["color"],
+                                                styles["glibc"]["color"]}
+
+
+def test_variation_warning_when_reps_spread_over_10_percent(write_json):
+    runs = [make_run("larson", "halloc", 1, 0, throughput=100.0),
+            make_run("larson", "halloc", 1, 1, throughput=130.0),
+            make_run("larson", "glibc", 1, 0, throughput=100.0),
+            make_run("larson", "glibc", 1, 1, throughput=105.0)]
+    df = load_results([write_json(make_doc(runs))])
+    text = _texts(F.throughput_figure(df, "larson"))
+    assert "vary by more than 10%" in text and "larson/halloc/1t" in text
+    assert "larson/glibc/1t" not in text
+
+
+def test_speedup_panels(df):
+    fig = F.speedup_figure(df, "prodcons")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("own 1-thread" in t for t in titles) and any("glibc at 1" in t for t in titles)
+    # self-relative speedup at 1 thread is exactly 1
+    left = fig.axes[0]
+    halloc = [ln for ln in left.get_lines() if ln.get_label() == "halloc"][0]
+    assert halloc.get_ydata()[0] == pytest.approx(1.0)
+
+
+def test_speedup_vs_glibc_without_glibc_says_so(write_json):
+    df = load_results([write_json(make_doc([make_run("larson", "halloc", 1, 0)]))])
+    assert "no baseline" in _texts(F.speedup_figure(df, "larson"))
+
+
+def test_counters_figure_without_counters_says_why(write_json):
+    df = load_results([write_json(make_doc([make_run(counters=False)]))])
+    text = _texts(F.counters_figure(df))
+    assert "no perf counters" in text and "EOPNOTSUPP" in text
+
+
+def test_speedups_arithmetic():
+    import pandas as pd
+    stats = pd.DataFrame({"workload": ["w"] * 4, "allocator": ["a", "a", "glibc", "glibc"],
+                          "threads": [1, 2, 1, 2], "median": [200.0, 300.0, 100.0, 150.0],
+                          "min": [200.0, 300.0, 100.0, 150.0],
+                          "max": [200.0, 330.0, 100.0, 150.0]})
+    own = S.speedups(stats).set_index(["allocator", "threads"])
+    vs = S.speedups(stats, "glibc").set_index(["allocator", "threads"])
+    assert own.loc[("a", 2), "speedup"] == pytest.approx(1.5)
+    assert vs.loc[("a", 2), "speedup"] == pytest.approx(3.0)
+    assert vs.loc[("a", 2), "speedup_max"] == pytest.approx(3.3)
