@@ -31,16 +31,32 @@ def _new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _finish(fig: Figure, notes: list[str], width_chars: int = 130) -> Figure:
-    """Put footnotes under the axes, reserving room for them in the layout."""
+def _finish(fig: Figure, notes: list[str], width_chars: int | None = None,
+            legend_styles: dict | None = None) -> Figure:
+    """Put footnotes under the axes (and optionally one legend for the whole figure above
+    them), reserving room for both in the layout."""
+    width_chars = width_chars or int(fig.get_figwidth() * 17)
     lines: list[str] = []
     for n in notes:
         lines += textwrap.wrap(n, width_chars) or [""]
+    height_in = fig.get_figheight()
+    bottom = min(0.45, (len(lines) * 0.15 + 0.08) / height_in) if lines else 0.0
+    top = 0.0
+    if legend_styles:
+        handles = [plt.Line2D([], [], color=st["color"], marker=st["marker"],
+                              linestyle=st["linestyle"], label=a)
+                   for a, st in legend_styles.items()]
+        handles.append(plt.Line2D([], [], color="#444444", marker="x", linestyle="none",
+                                  label="failed run"))
+        ncol = min(len(handles), 9)
+        rows = math.ceil(len(handles) / ncol)
+        top = (rows * 0.22 + 0.1) / height_in
+        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol,
+                   fontsize=8, frameon=False)
+    if lines or legend_styles:
+        fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom - top))
     if lines:
-        height_in = fig.get_figheight()
-        frac = min(0.45, (len(lines) * 0.15 + 0.08) / height_in)
-        fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
-        fig.text(0.01, frac - 0.02 / height_in, "\n".join(lines), fontsize=7.5, va="top",
+        fig.text(0.01, bottom - 0.02 / height_in, "\n".join(lines), fontsize=7.5, va="top",
                  ha="left", color="#333333")
     return fig
 
@@ -364,13 +380,12 @@ def counters_figure(df: pd.DataFrame) -> Figure:
         ax.tick_params(axis="x", labelsize=7)
     for ax in axes[len(names):]:
         ax.set_visible(False)
-    _legend(axes[0])
     missing = sorted({k for m in df["counters_unavailable"] for k in m} - set(names))
     notes = ["At the largest thread count of each workload; counters cover the whole child "
              "process, divided by the operations the workload counted."]
     if missing:
         notes.append("unavailable: " + ", ".join(missing))
-    return _finish(fig, notes)
+    return _finish(fig, notes, legend_styles=styles)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -344,10 +344,17 @@ def _merge_config(into: dict, new: dict) -> None:
             into.setdefault(key, value)
 
 
+COUNTER_ORDER = ("cycles", "instructions", "cache_references", "cache_misses",
+                 "l1d_load_misses", "page_faults", "context_switches", "task_clock_ns")
+
+
 def counter_names(df: pd.DataFrame) -> list[str]:
-    """Names of the perf counters that have at least one value in the table."""
-    return [c[len("counter."):] for c in df.columns
+    """Names of the perf counters that have at least one value in the table (schema order
+    first, then any others sorted)."""
+    have = [c[len("counter."):] for c in df.columns
             if c.startswith("counter.") and df[c].notna().any()]
+    return [c for c in COUNTER_ORDER if c in have] + sorted(c for c in have
+                                                             if c not in COUNTER_ORDER)
 
 
 def allocator_kind(name: str) -> str:

@@ -132,7 +132,7 @@ def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
                     f"{machine.get('cores', '?')}-core {machine.get('cpu_model', 'machine')}"[:90],
                     fontsize=10)
     fig.suptitle(f"{paper_key} (paper) vs {workload} (ours): speedup", fontsize=11)
-    return _finish(fig, [machines_note(paper, machine, t0)], width_chars=160)
+    return _finish(fig, [machines_note(paper, machine, t0)])
 
 
 def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
@@ -153,7 +153,7 @@ def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
             ax.yaxis.label.set_size(8)
     fig.suptitle("Speedup, the Hoard paper (left) beside this run (right); higher is better",
                  fontsize=11)
-    return _finish(fig, [machines_note(paper, machine, t0)], width_chars=150)
+    return _finish(fig, [machines_note(paper, machine, t0)])
 
 
 def table4(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
