@@ -147,6 +147,9 @@ def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
         left.set_title(f"paper Fig {paper['speedup'][key]['figure']}: {key}", fontsize=9)
         t0 = _ours_panel(right, df, MAPPING[key], machine.get("cores"))
         right.set_title(f"ours: {MAPPING[key]}", fontsize=9)
+        if key != keys[0]:  # one legend per side, on the first row
+            left.get_legend().remove()
+            right.get_legend().remove()
         for ax in (left, right):
             ax.tick_params(labelsize=7)
             ax.xaxis.label.set_size(8)
