@@ -324,8 +324,9 @@ def timeline_figure(df: pd.DataFrame, workload: str = "prodcons") -> Figure:
         t = [s.get("t") for s in rep["samples"]]
         rss = [s.get("rss_bytes") for s in rep["samples"]]
         live = [s.get("live_bytes") for s in rep["samples"]]
-        rss = [np.nan if v is None else v / (1 << 20) for v in rss]
-        live = [np.nan if v is None else v / (1 << 20) for v in live]
+        # the sampler writes -1 where it could not read RSS
+        rss = [np.nan if v is None or v < 0 else v / (1 << 20) for v in rss]
+        live = [np.nan if v is None or v < 0 else v / (1 << 20) for v in live]
         axes[0].plot(t, rss, color=st["color"], linestyle=st["linestyle"], label=a, lw=1.5)
         axes[1].plot(t, live, color=st["color"], linestyle=st["linestyle"], label=a, lw=1.5)
         drawn += 1

@@ -114,8 +114,7 @@ def scores(df: pd.DataFrame) -> pd.DataFrame:
         m = geometric_mean(mrel[a]) if len(mrel) else math.nan
         rows.append({"allocator": a, "kind": allocator_kind(a), "throughput_score": t,
                      "memory_score": m, "combined": geometric_mean([t, m]),
-                     "cells": int(len(trel)),
-                     "failed_cells": int(tfail.loc[trel.index, a].sum()) if len(trel) else 0})
+                     "cells": int(len(tfail)), "failed_cells": int(tfail[a].sum())})
     out = pd.DataFrame(rows, columns=["allocator", "kind", "throughput_score", "memory_score",
                                       "combined", "cells", "failed_cells"])
     out = out.sort_values(["throughput_score", "memory_score"], ascending=False,
@@ -195,14 +194,22 @@ def _sections(df: pd.DataFrame) -> list[tuple[str, list[str], list[list[str]], s
     main_rows = [[str(r.rank), r.allocator, r.kind, _f(r.throughput_score),
                   _f(r.memory_score), _f(r.combined), f"{r.failed_cells}/{r.cells}"]
                  for r in sc.itertuples()]
-    out = [("Ranking", ["rank", "allocator", "kind", "throughput score", "memory score",
-                        "combined", "failed cells"], main_rows,
-            "Scores are geometric means of per-cell relative scores: 1.000 = best in every "
+    tmed, tfail = cell_medians(df, "throughput")
+    dropped = int(tfail.all(axis=1).sum()) if len(tfail.columns) else 0
+    text = ("Scores are geometric means of per-cell relative scores: 1.000 = best in every "
             "(workload, threads) cell; higher is better for every column. Ranked by "
-            "throughput score.")]
+            "throughput score.")
+    if dropped:
+        text += (f" {dropped} of {len(tfail)} cell(s) failed for every allocator and are not "
+                 "scored" + (" - no cell is left to score this run." if dropped == len(tfail)
+                             else "."))
+    out = [("Ranking", ["rank", "allocator", "kind", "throughput score", "memory score",
+                        "combined", "failed cells"], main_rows, text)]
     for value, title in (("throughput", "Throughput score per workload"),
                          ("peak_rss", "Memory score per workload")):
         ws = workload_scores(df, value)
+        if ws.empty or not len(ws.columns):
+            continue
         header = ["allocator"] + list(ws.columns)
         rows = [[a] + [_f(ws.loc[a, w]) for w in ws.columns]
                 for a in sc["allocator"] if a in ws.index]

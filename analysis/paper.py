@@ -112,7 +112,8 @@ def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
     ax.set_ylim(bottom=0)
     ax.set_ylabel(f"speedup over glibc, {t0} thread(s)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return t0
 
 
@@ -148,8 +149,9 @@ def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
         t0 = _ours_panel(right, df, MAPPING[key], machine.get("cores"))
         right.set_title(f"ours: {MAPPING[key]}", fontsize=9)
         if key != keys[0]:  # one legend per side, on the first row
-            left.get_legend().remove()
-            right.get_legend().remove()
+            for ax in (left, right):
+                if ax.get_legend() is not None:
+                    ax.get_legend().remove()
         for ax in (left, right):
             ax.tick_params(labelsize=7)
             ax.xaxis.label.set_size(8)

@@ -84,3 +84,18 @@ def test_module_entry_point_usage_error():
     r = subprocess.run([sys.executable, "-m", "analysis", "frobnicate", "x"], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_commands_survive_a_run_where_everything_failed(tmp_path, capsys):
+    d = tmp_path / "allfailed"
+    runs = [synthetic.make_run("larson", "halloc", 1, 0, status="failed"),
+            synthetic.make_run("prodcons", "glibc", 1, 0, status="timeout"),
+            synthetic.make_run("larson", "tbbmalloc", 1, 0, status="skipped",
+                               error="libtbbmalloc.so.2 not found")]
+    synthetic.write(synthetic.make_doc(runs), d / "run.json")
+    for cmd in ("plots", "leaderboard", "paper"):
+        assert main([cmd, str(d)]) == 0
+    _ok_png(d / "figures" / "throughput-larson.png")
+    _ok_png(d / "paper" / "paper-larson.png")
+    md = (d / "leaderboard.md").read_text()
+    assert "tbbmalloc" in md and "not found" in md

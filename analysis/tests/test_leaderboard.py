@@ -110,7 +110,19 @@ def test_cell_where_everyone_failed_is_dropped(write_json):
     sc = L.scores(_df(write_json, runs)).set_index("allocator")
     assert sc.loc["a", "throughput_score"] == 1.0
     assert sc.loc["b", "throughput_score"] == 0.5
-    assert sc.loc["a", "cells"] == 1
+    assert sc.loc["a", "cells"] == 2 and sc.loc["a", "failed_cells"] == 1
+    assert "1 of 2 cell(s) failed for every allocator" in L.render_markdown(
+        _df(write_json, runs))
+
+
+def test_all_cells_failed_still_renders(write_json):
+    runs = [make_run("w", "a", 1, 0, status="failed"), make_run("w", "b", 1, 0,
+                                                                status="timeout")]
+    df = _df(write_json, runs)
+    sc = L.scores(df)
+    assert sc["throughput_score"].isna().all() and (sc["failed_cells"] == 1).all()
+    md = L.render_markdown(df)
+    assert "no cell is left to score" in md and "timeout: synthetic" in md
 
 
 def test_skipped_allocator_listed_not_ranked(write_json):
