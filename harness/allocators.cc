@@ -1,0 +1,237 @@
+#include "harness/allocators.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <gnu/libc-version.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "harness/cli_args.h"
+
+namespace allocbench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Where a known allocator's library may be, and the Debian package that provides it.
+struct Candidate {
+  std::string name;
+  std::vector<std::string> file_names;
+  std::string package;
+};
+
+const std::vector<Candidate>& peer_candidates() {
+  static const std::vector<Candidate> candidates = {
+      {"jemalloc", {"libjemalloc.so.2", "libjemalloc.so"}, "libjemalloc2"},
+      {"tcmalloc",
+       {"libtcmalloc_minimal.so.4", "libtcmalloc.so.4", "libtcmalloc_minimal.so", "libtcmalloc.so"},
+       "libtcmalloc-minimal4"},
+      {"mimalloc", {"libmimalloc.so.2", "libmimalloc.so"}, "libmimalloc2.0"},
+      // tbbmalloc replaces malloc only through its proxy library.
+      {"tbbmalloc", {"libtbbmalloc_proxy.so.2", "libtbbmalloc_proxy.so"}, "libtbbmalloc2"},
+  };
+  return candidates;
+}
+
+std::vector<std::string> library_directories() {
+  std::vector<std::string> directories;
+  if (const char* extra = std::getenv("LD_LIBRARY_PATH")) {
+    std::string list = extra;
+    size_t start = 0;
+    while (start <= list.size()) {
+      const size_t colon = list.find(':', start);
+      const std::string item = list.substr(start, colon - start);
+      if (!item.empty()) directories.push_back(item);
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+  }
+  for (const char* directory :
+       {"/usr/local/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+        "/usr/lib", "/lib64", "/lib"}) {
+    directories.push_back(directory);
+  }
+  return directories;
+}
+
+// Output of a command without a shell (arguments are ours or a resolved path); "" on failure.
+std::string command_output(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const std::string& arg : argv) line += "'" + arg + "' ";
+  line += "2>/dev/null";
+  FILE* pipe = popen(line.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string output;
+  std::array<char, 256> buffer;
+  while (size_t read = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    output.append(buffer.data(), read);
+  }
+  if (pclose(pipe) != 0) return "";
+  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+  return output;
+}
+
+// The Debian package version owning a library, else the version suffix of its real file name.
+std::optional<std::string> library_version(const std::string& path) {
+  std::error_code error;
+  const std::string real = fs::canonical(path, error).string();
+  if (path.find('\'') == std::string::npos && real.find('\'') == std::string::npos) {
+    const std::string owner = command_output({"dpkg-query", "-S", real});
+    const size_t colon = owner.find(": ");
+    if (!owner.empty() && colon != std::string::npos) {
+      const std::string package = owner.substr(0, colon);
+      const std::string version = command_output({"dpkg-query", "-W", "-f=${Version}", package});
+      if (!version.empty()) return version;
+    }
+  }
+  const size_t so = real.rfind(".so.");
+  if (!error && so != std::string::npos) return real.substr(so + 4);
+  return std::nullopt;
+}
+
+bool is_path_spec(const std::string& spec) {
+  return spec.find('/') != std::string::npos || spec.find(".so") != std::string::npos;
+}
+
+// "/x/libstudent.so.1" -> "libstudent"
+std::string name_from_path(const std::string& path) {
+  std::string file = fs::path(path).filename().string();
+  const size_t so = file.find(".so");
+  return so == std::string::npos || so == 0 ? file : file.substr(0, so);
+}
+
+AllocatorInfo from_path(const std::string& name, const std::string& path) {
+  AllocatorInfo info;
+  info.name = name;
+  info.path = path;
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) {
+    info.note = fmt::format("no such file: {}", path);
+    return info;
+  }
+  info.path = fs::absolute(path, error).string();
+  info.found = true;
+  return info;
+}
+
+AllocatorInfo halloc_variant(const std::string& name) {
+  const std::string path = fmt::format("{}/../lib/lib{}.so", executable_directory(), name);
+  AllocatorInfo info;
+  info.name = name;
+  std::error_code error;
+  if (!fs::exists(path, error)) {
+    info.note = fmt::format("lib{}.so not built next to allocbench ({}); run `make build`", name,
+                            fs::weakly_canonical(path, error).string());
+    return info;
+  }
+  info.path = fs::weakly_canonical(path, error).string();
+  info.found = true;
+  info.version = library_version(*info.path);
+  return info;
+}
+
+AllocatorInfo peer(const Candidate& candidate) {
+  for (const std::string& directory : library_directories()) {
+    for (const std::string& file : candidate.file_names) {
+      const std::string path = directory + "/" + file;
+      std::error_code error;
+      if (fs::exists(path, error)) {
+        return {.name = candidate.name,
+                .path = path,
+                .version = library_version(path),
+                .found = true,
+                .note = std::nullopt};
+      }
+    }
+  }
+  return {.name = candidate.name,
+          .path = std::nullopt,
+          .version = std::nullopt,
+          .found = false,
+          .note = fmt::format("{} not found (apt-get install {})", candidate.file_names.front(),
+                              candidate.package)};
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_allocator_names() {
+  static const std::vector<std::string> names = {"halloc",   "halloc-paper", "halloc-serial",
+                                                 "glibc",    "jemalloc",     "tcmalloc",
+                                                 "mimalloc", "tbbmalloc"};
+  return names;
+}
+
+AllocatorInfo resolve_allocator(const std::string& spec) {
+  const size_t equals = spec.find('=');
+  if (equals != std::string::npos) {
+    const std::string name = spec.substr(0, equals);
+    if (name.empty() || equals + 1 == spec.size()) {
+      throw UsageError(fmt::format("--allocators: '{}' should be NAME=PATH", spec));
+    }
+    return from_path(name, spec.substr(equals + 1));
+  }
+  if (is_path_spec(spec)) return from_path(name_from_path(spec), spec);
+  if (spec == "glibc") {
+    return {.name = "glibc",
+            .path = std::nullopt,
+            .version = std::string(gnu_get_libc_version()),
+            .found = true,
+            .note = "the system malloc (no LD_PRELOAD)"};
+  }
+  if (spec.rfind("halloc", 0) == 0 &&
+      (spec == "halloc" || spec == "halloc-paper" || spec == "halloc-serial")) {
+    return halloc_variant(spec);
+  }
+  for (const Candidate& candidate : peer_candidates()) {
+    if (candidate.name == spec) return peer(candidate);
+  }
+  std::string known;
+  for (const std::string& name : known_allocator_names())
+    known += (known.empty() ? "" : ", ") + name;
+  throw UsageError(fmt::format(
+      "--allocators: unknown allocator '{}' (known: {}; or give a path to a .so)", spec, known));
+}
+
+std::string executable_path() {
+  std::error_code error;
+  return fs::read_symlink("/proc/self/exe", error).string();
+}
+
+std::string executable_directory() {
+  return fs::path(executable_path()).parent_path().string();
+}
+
+std::string preloaded_allocator_name() {
+  const char* preload = std::getenv("LD_PRELOAD");
+  if (preload == nullptr || *preload == '\0') return "glibc";
+  std::string first = preload;
+  first = first.substr(0, first.find_first_of(": "));
+  return name_from_path(first);
+}
+
+std::string preload_problem() {
+  const char* preload = std::getenv("LD_PRELOAD");
+  if (preload == nullptr || *preload == '\0') return "";
+  std::string first = preload;
+  first = first.substr(0, first.find_first_of(": "));
+  Dl_info info{};
+  void* malloc_symbol = dlsym(RTLD_DEFAULT, "malloc");
+  if (malloc_symbol == nullptr || dladdr(malloc_symbol, &info) == 0 || info.dli_fname == nullptr) {
+    return "cannot tell which library serves malloc";
+  }
+  std::error_code error;
+  const fs::path serving = fs::canonical(info.dli_fname, error);
+  const fs::path wanted = fs::canonical(first, error);
+  if (error || serving != wanted) {
+    return fmt::format("malloc is served by {}, not by the preloaded {} (did it fail to load?)",
+                       info.dli_fname, first);
+  }
+  return "";
+}
+
+}  // namespace allocbench

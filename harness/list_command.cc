@@ -1,0 +1,33 @@
+#include "harness/list_command.h"
+
+#include <fmt/format.h>
+
+#include "harness/allocators.h"
+#include "harness/cli_args.h"
+#include "workloads/workload.h"
+
+namespace allocbench {
+
+int list_command(const std::vector<std::string>& args) {
+  if (!args.empty()) throw UsageError(fmt::format("list: unexpected argument '{}'", args[0]));
+  fmt::print("Workloads (allocbench run WORKLOAD --threads N [--PARAM VALUE]):\n");
+  for (const Workload* workload : all_workloads()) {
+    fmt::print("  {:<14} {}\n", workload->name, workload->summary);
+    for (const ParamSpec& spec : workload->params) {
+      fmt::print("      --{:<12} {:<10} {}\n", spec.name, fmt::format("{}", spec.default_value),
+                 spec.help);
+    }
+  }
+  fmt::print("\nAllocators (or any path to a .so, or NAME=PATH):\n");
+  for (const std::string& name : known_allocator_names()) {
+    const AllocatorInfo info = resolve_allocator(name);
+    fmt::print("  {:<14} {:<6} {}{}{}\n", info.name, info.found ? "found" : "-",
+               info.path.value_or(""), info.version ? " (" + *info.version + ")" : "",
+               info.note && info.found ? "" : info.note.value_or(""));
+    if (info.found && info.note && !info.path)
+      fmt::print("  {:<14} {:<6} {}\n", "", "", *info.note);
+  }
+  return 0;
+}
+
+}  // namespace allocbench

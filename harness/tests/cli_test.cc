@@ -1,0 +1,243 @@
+// allocbench as a user runs it: bad input gives exit status 2 and names the flag; `run` prints
+// one record; a sweep keeps going through an allocator that crashes, one that hangs and one that
+// does not exist, and writes a run.json that follows the contract; shards cover the sweep.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "harness/child_process.h"
+#include "harness/run_record.h"
+
+namespace allocbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+ChildResult allocbench(std::vector<std::string> args, const std::string& preload = "") {
+  args.insert(args.begin(), ALLOCBENCH_BIN);
+  ChildSpec spec{.argv = args,
+                 .env = environment_with_preload(preload),
+                 .timeout_s = 120,
+                 .with_counters = false};
+  return run_child(spec);
+}
+
+Json read_json(const fs::path& path) {
+  std::ifstream file(path);
+  return Json::parse(file);
+}
+
+struct BadInput {
+  std::vector<std::string> args;
+  std::string named;  // what the message must mention
+};
+
+TEST(Cli, BadInputExitsWithStatus2AndNamesIt) {
+  const std::vector<BadInput> cases = {
+      {{"frobnicate"}, "'frobnicate'"},
+      {{"run"}, "missing workload"},
+      {{"run", "nonesuch"}, "'nonesuch'"},
+      {{"run", "larson", "--slot", "5"}, "--slot"},
+      {{"run", "larson", "--slots", "many"}, "'many'"},
+      {{"run", "threadtest", "--threads", "-1"}, "--threads"},
+      {{"sweep", "--out", "/tmp/x", "--threads", "0"}, "--threads"},
+      {{"sweep", "--out", "/tmp/x", "--threads", "1..x"}, "'x'"},
+      {{"sweep", "--out", "/tmp/x", "--allocators", "nosuchalloc"}, "'nosuchalloc'"},
+      {{"sweep", "--out", "/tmp/x", "--duration", "-2"}, "--duration"},
+      {{"sweep", "--out", "/tmp/x", "--shard", "0/4"}, "--shard"},
+      {{"sweep", "--threads", "2"}, "--out"},
+  };
+  for (const BadInput& bad : cases) {
+    const ChildResult result = allocbench(bad.args);
+    EXPECT_EQ(result.exit_status, 2) << bad.args.back();
+    EXPECT_NE(result.err.find(bad.named), std::string::npos) << result.err;
+    EXPECT_TRUE(result.out.empty()) << result.out;
+  }
+}
+
+TEST(Cli, RunPrintsOneRecord) {
+  const ChildResult result =
+      allocbench({"run", "shbench", "--threads", "2", "--allocations", "20000"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const Json record = Json::parse(result.out);
+  EXPECT_EQ(record["workload"], "shbench");
+  EXPECT_EQ(record["allocator"], "glibc");
+  EXPECT_EQ(record["threads"], 2);
+  EXPECT_EQ(record["ops"], 40000);
+  EXPECT_EQ(record["params"]["allocations"], 20000);
+  EXPECT_EQ(record["params"]["max_size"], 100);
+}
+
+TEST(Cli, RunRefusesAPreloadThatDidNotLoad) {
+  // Not a shared library: the loader ignores it and glibc would silently serve malloc.
+  const ChildResult result = allocbench({"run", "noop"}, SCHEMA_MD);
+  EXPECT_EQ(result.exit_status, 3);
+  EXPECT_NE(result.err.find("not by the preloaded"), std::string::npos) << result.err;
+}
+
+TEST(Cli, ListShowsWorkloadsAndAllocators) {
+  const ChildResult result = allocbench({"list"});
+  ASSERT_EQ(result.exit_status, 0);
+  for (const char* word :
+       {"threadtest", "larson", "--min_size", "glibc", "jemalloc", "tbbmalloc", "halloc-paper"}) {
+    EXPECT_NE(result.out.find(word), std::string::npos) << word;
+  }
+}
+
+void expect_contract_types(const Json& run) {
+  for (const char* key : {"workload", "allocator", "status"}) EXPECT_TRUE(run[key].is_string());
+  for (const char* key : {"threads", "repetition"}) EXPECT_TRUE(run[key].is_number_integer());
+  for (const auto& [name, value] : run["params"].items()) EXPECT_TRUE(value.is_number()) << name;
+  for (const char* key : {"exit_status", "signal", "ops", "peak_rss_bytes", "baseline_rss_bytes",
+                          "peak_live_bytes"}) {
+    EXPECT_TRUE(run[key].is_null() || run[key].is_number_integer()) << key;
+  }
+  for (const char* key : {"seconds", "throughput_ops_per_s", "blowup"}) {
+    EXPECT_TRUE(run[key].is_null() || run[key].is_number()) << key;
+  }
+  EXPECT_TRUE(run["error"].is_null() || run["error"].is_string());
+  EXPECT_TRUE(run["samples"].is_array());
+  for (const std::string& name : counter_names()) {
+    const Json& value = run["counters"][name];
+    if (value.is_null()) {
+      EXPECT_TRUE(run["counters_unavailable"][name].is_string()) << name;
+    } else {
+      EXPECT_TRUE(value.is_number_integer()) << name;
+      EXPECT_FALSE(run["counters_unavailable"].contains(name)) << name;
+    }
+  }
+  if (run["status"] == "ok") {
+    EXPECT_TRUE(run["error"].is_null());
+    EXPECT_GT(run["ops"].get<int64_t>(), 0);
+    EXPECT_GT(run["throughput_ops_per_s"].get<double>(), 0);
+    EXPECT_GT(run["peak_live_bytes"].get<int64_t>(), 0);
+    EXPECT_FALSE(run["samples"].empty());
+  } else {
+    EXPECT_TRUE(run["error"].is_string());
+    for (const char* key : {"ops", "seconds", "throughput_ops_per_s", "blowup"}) {
+      EXPECT_TRUE(run[key].is_null()) << key;
+    }
+  }
+}
+
+TEST(Sweep, RecordsCrashesTimeoutsAndMissingAllocatorsAndGoesOn) {
+  const fs::path out = fs::temp_directory_path() / ("allocbench-sweep-" + std::to_string(getpid()));
+  fs::remove_all(out);
+  const ChildResult result = allocbench(
+      {"sweep",
+       "--workloads",
+       "threadtest,larson",
+       "--allocators",
+       std::string("glibc,") + CRASHING_MALLOC + "," + HANGING_MALLOC + ",/nonexistent/libghost.so",
+       "--threads",
+       "1,2",
+       "--reps",
+       "1",
+       "--duration",
+       "0.05",
+       "--timeout",
+       "2",
+       "--param",
+       "threadtest.objects=10000",
+       "--param",
+       "threadtest.iterations=30",
+       "--no-micro",
+       "--no-progress",
+       "--out",
+       out.string()});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const Json document = read_json(out / "run.json");
+
+  std::vector<std::string> keys;
+  for (const auto& item : document.items()) keys.push_back(item.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"schema", "machine", "config", "allocators", "runs"}));
+  EXPECT_EQ(document["schema"], "allocbench-1");
+  for (const char* key : {"cpu_model", "cores", "memory_bytes", "kernel", "compiler", "git_commit",
+                          "date", "hostname"}) {
+    EXPECT_TRUE(document["machine"].contains(key)) << key;
+  }
+  EXPECT_EQ(document["config"]["threads"], Json({1, 2}));
+  EXPECT_EQ(document["config"]["shard"]["count"], 1);
+  EXPECT_EQ(document["config"]["allocators"],
+            Json({"glibc", "libtest_crashing_malloc", "libtest_hanging_malloc", "libghost"}));
+  ASSERT_EQ(document["allocators"].size(), 4u);
+  EXPECT_FALSE(document["allocators"][3]["found"].get<bool>());
+  EXPECT_TRUE(document["allocators"][3]["note"].is_string());
+
+  const Json& runs = document["runs"];
+  ASSERT_EQ(runs.size(), 2u * 4 * 2 * 1);  // never dropped
+  std::map<std::string, std::multiset<std::string>> statuses;
+  for (const Json& run : runs) {
+    expect_contract_types(run);
+    statuses[run["allocator"]].insert(run["status"].get<std::string>());
+    if (run["allocator"] == "libtest_crashing_malloc") {
+      EXPECT_EQ(run["signal"], SIGSEGV);
+      EXPECT_TRUE(run["exit_status"].is_null());
+      EXPECT_NE(run["error"].get<std::string>().find("signal"), std::string::npos);
+    }
+    if (run["allocator"] == "glibc") {
+      EXPECT_TRUE(run["baseline_rss_bytes"].is_number_integer());
+      EXPECT_TRUE(run["blowup"].is_number());
+      EXPECT_TRUE(run["counters"]["task_clock_ns"].is_number() ||
+                  run["counters_unavailable"]["task_clock_ns"].is_string());
+    }
+  }
+  EXPECT_EQ(statuses["glibc"], (std::multiset<std::string>{"ok", "ok", "ok", "ok"}));
+  EXPECT_EQ(statuses["libtest_crashing_malloc"],
+            (std::multiset<std::string>{"failed", "failed", "failed", "failed"}));
+  EXPECT_EQ(statuses["libtest_hanging_malloc"],
+            (std::multiset<std::string>{"timeout", "timeout", "timeout", "timeout"}));
+  EXPECT_EQ(statuses["libghost"],
+            (std::multiset<std::string>{"skipped", "skipped", "skipped", "skipped"}));
+  fs::remove_all(out);
+}
+
+TEST(Sweep, ShardsSplitTheCellsAndKeepMicroResults) {
+  const fs::path out =
+      fs::temp_directory_path() / ("allocbench-shards-" + std::to_string(getpid()));
+  fs::remove_all(out);
+  std::multiset<std::string> cells;
+  for (const char* shard : {"1/2", "2/2"}) {
+    const ChildResult result = allocbench({"sweep",
+                                           "--workloads",
+                                           "cache-thrash,prodcons",
+                                           "--allocators",
+                                           "glibc",
+                                           "--threads",
+                                           "1,2",
+                                           "--reps",
+                                           "2",
+                                           "--param",
+                                           "iterations=50",
+                                           "--param",
+                                           "objects=2000",
+                                           "--micro-min-time",
+                                           "0.001",
+                                           "--no-progress",
+                                           "--shard",
+                                           shard,
+                                           "--out",
+                                           out.string()});
+    ASSERT_EQ(result.exit_status, 0) << result.err;
+  }
+  for (const char* file : {"run.shard-1-of-2.json", "run.shard-2-of-2.json"}) {
+    const Json document = read_json(out / file);
+    for (const Json& run : document["runs"]) {
+      EXPECT_EQ(run["status"], "ok") << run["error"];
+      cells.insert(run["workload"].get<std::string>() + "/" + run["threads"].dump() + "/" +
+                   run["repetition"].dump());
+    }
+    const Json& micro = document["micro"]["glibc"];
+    EXPECT_FALSE(micro.contains("error")) << micro.dump();
+    EXPECT_FALSE(micro["benchmarks"].empty());
+  }
+  EXPECT_EQ(cells.size(), 2u * 2 * 2);
+  EXPECT_EQ(std::set<std::string>(cells.begin(), cells.end()).size(), cells.size());
+  fs::remove_all(out);
+}
+
+}  // namespace
+}  // namespace allocbench

@@ -1,0 +1,184 @@
+// The harness's pieces in-process: argument parsing, thread lists, shards, the run record of an
+// in-process run (the results contract), blowup, and the memory sampler.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "harness/allocators.h"
+#include "harness/child_process.h"
+#include "harness/cli_args.h"
+#include "harness/memory_sampler.h"
+#include "harness/run_command.h"
+#include "harness/run_record.h"
+#include "harness/sweep.h"
+#include "harness/thread_list.h"
+#include "workloads/workload.h"
+
+namespace allocbench {
+namespace {
+
+std::string usage_error(auto&& call) {
+  try {
+    call();
+  } catch (const UsageError& error) {
+    return error.what();
+  } catch (const ParamError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(ThreadList, RangesDoubleAndKeepTheirEnd) {
+  EXPECT_EQ(parse_thread_list("1..64"), (std::vector<int>{1, 2, 4, 8, 16, 32, 64}));
+  EXPECT_EQ(parse_thread_list("1..6"), (std::vector<int>{1, 2, 4, 6}));
+  EXPECT_EQ(parse_thread_list("1,2,3,4"), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(parse_thread_list("3,1..2,3"), (std::vector<int>{1, 2, 3}));
+}
+
+TEST(ThreadList, BadItemsAreNamed) {
+  EXPECT_NE(usage_error([] { parse_thread_list("0"); }).find("--threads"), std::string::npos);
+  EXPECT_NE(usage_error([] { parse_thread_list("1,x"); }).find("'x'"), std::string::npos);
+  EXPECT_NE(usage_error([] { parse_thread_list("8..2"); }).find("backwards"), std::string::npos);
+  EXPECT_NE(usage_error([] { parse_thread_list("1,,2"); }).find("empty"), std::string::npos);
+}
+
+TEST(ThreadList, QuickDefaultStopsAtTwiceTheCores) {
+  EXPECT_EQ(default_thread_list(1), (std::vector<int>{1, 2}));
+  EXPECT_EQ(default_thread_list(2), (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(default_thread_list(64), (std::vector<int>{1, 2, 4}));
+}
+
+TEST(SweepArgs, DefaultsCoverEveryWorkloadAndAllocator) {
+  const SweepOptions options = parse_sweep_args({"--out", "x"}, 2);
+  EXPECT_EQ(options.workloads.size(), 6u);
+  EXPECT_EQ(options.allocators, known_allocator_names());
+  EXPECT_EQ(options.threads, (std::vector<int>{1, 2, 4}));
+}
+
+TEST(SweepArgs, ErrorsNameTheFlagAndValue) {
+  auto parse = [](std::vector<std::string> args) {
+    return usage_error([&] { parse_sweep_args(args, 2); });
+  };
+  EXPECT_NE(parse({"--out", "x", "--reps", "zero"}).find("--reps"), std::string::npos);
+  EXPECT_NE(parse({"--out", "x", "--workloads", "larsen"}).find("'larsen'"), std::string::npos);
+  EXPECT_NE(parse({"--out", "x", "--shard", "3/2"}).find("--shard"), std::string::npos);
+  EXPECT_NE(parse({"--out", "x", "--bogus", "1"}).find("--bogus"), std::string::npos);
+  EXPECT_NE(parse({"--out", "x", "--param", "larson.nope=1"}).find("'nope'"), std::string::npos);
+  EXPECT_NE(parse({"--out", "x", "--param", "larson.slots=-1"}).find("--slots"), std::string::npos);
+  EXPECT_NE(parse({"--reps", "2"}).find("--out"), std::string::npos);
+  EXPECT_NE(parse({"--out"}).find("--out needs a value"), std::string::npos);
+}
+
+TEST(SweepArgs, ParamsApplyToTheWorkloadsThatHaveThem) {
+  const SweepOptions options =
+      parse_sweep_args({"--out", "x", "--param", "min_size=16", "--param", "larson.slots=10"}, 2);
+  EXPECT_EQ(options.params.at("larson").at("min_size"), "16");
+  EXPECT_EQ(options.params.at("shbench").at("min_size"), "16");
+  EXPECT_EQ(options.params.at("larson").at("slots"), "10");
+  EXPECT_EQ(options.params.count("threadtest"), 0u);
+}
+
+TEST(Shards, AreDisjointAndCoverEveryCell) {
+  const std::vector<Cell> cells = plan_cells(6, 8, 3, 2);
+  EXPECT_EQ(cells.size(), 6u * 8 * 3 * 2);
+  std::set<std::tuple<size_t, size_t, size_t, int>> seen;
+  for (int shard = 1; shard <= 5; ++shard) {
+    for (const Cell& cell : shard_cells(cells, shard, 5)) {
+      EXPECT_TRUE(
+          seen.insert({cell.workload, cell.allocator, cell.threads, cell.repetition}).second);
+    }
+  }
+  EXPECT_EQ(seen.size(), cells.size());
+  EXPECT_EQ(results_file_name(1, 1), "run.json");
+  EXPECT_EQ(results_file_name(2, 8), "run.shard-2-of-8.json");
+}
+
+TEST(Allocators, PathsAreNamedByTheirFileAndMissingOnesAreNotFound) {
+  const AllocatorInfo missing = resolve_allocator("/nonexistent/libstudent.so");
+  EXPECT_EQ(missing.name, "libstudent");
+  EXPECT_FALSE(missing.found);
+  EXPECT_NE(missing.note.value_or("").find("/nonexistent/libstudent.so"), std::string::npos);
+  const AllocatorInfo named = resolve_allocator("alice=/nonexistent/a.so.2");
+  EXPECT_EQ(named.name, "alice");
+  const AllocatorInfo glibc = resolve_allocator("glibc");
+  EXPECT_TRUE(glibc.found);
+  EXPECT_FALSE(glibc.path.has_value());
+  EXPECT_NE(usage_error([] { resolve_allocator("jemallocc"); }).find("'jemallocc'"),
+            std::string::npos);
+  for (const std::string& name : known_allocator_names()) {
+    const AllocatorInfo info = resolve_allocator(name);
+    EXPECT_EQ(info.name, name);
+    EXPECT_TRUE(info.found || info.note.has_value()) << name;
+  }
+}
+
+TEST(RunRecord, HasEveryKeyOfTheContractInOrder) {
+  RunRequest request;
+  request.workload = "threadtest";
+  request.threads = 2;
+  request.params = {{"objects", "2000"}, {"iterations", "2"}};
+  request.sample_interval = std::chrono::microseconds(1000);
+  const Json record = run_in_process(request);
+  std::vector<std::string> keys;
+  for (const auto& item : record.items()) keys.push_back(item.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "workload", "allocator", "threads", "repetition", "params", "status",
+                      "exit_status", "signal", "error", "ops", "seconds", "throughput_ops_per_s",
+                      "peak_rss_bytes", "baseline_rss_bytes", "peak_live_bytes", "blowup",
+                      "samples", "counters", "counters_unavailable"}));
+  EXPECT_EQ(record["status"], "ok");
+  EXPECT_EQ(record["ops"], 2 * 2 * 2000);
+  EXPECT_EQ(record["peak_live_bytes"], 2000 * 8);
+  EXPECT_TRUE(record["params"]["objects"].is_number_integer());
+  EXPECT_TRUE(record["seconds"].is_number());
+  EXPECT_GT(record["peak_rss_bytes"].get<int64_t>(), 0);
+  ASSERT_GE(record["samples"].size(), 2u);  // one at start, one at stop
+  EXPECT_LT(record["samples"][0]["t"].get<double>(), record["samples"].back()["t"].get<double>());
+  EXPECT_EQ(record["samples"].back()["live_bytes"], 0);
+  for (const std::string& name : counter_names()) {
+    EXPECT_TRUE(record["counters"][name].is_null());
+    EXPECT_TRUE(record["counters_unavailable"][name].is_string());
+  }
+}
+
+TEST(RunRecord, UnsuccessfulRunsKeepTheirRecordWithNulls) {
+  Json record = make_run_record("larson", "x", 1, 0, Json::object(), "not run");
+  record["ops"] = 5;
+  mark_unsuccessful(record, "timeout", "too slow");
+  EXPECT_EQ(record["status"], "timeout");
+  EXPECT_EQ(record["error"], "too slow");
+  EXPECT_TRUE(record["ops"].is_null());
+  EXPECT_TRUE(record["blowup"].is_null());
+}
+
+TEST(RunRecord, BlowupIsNullWithoutLiveBytes) {
+  EXPECT_DOUBLE_EQ(blowup_of(3000, 1000, 1000).get<double>(), 2.0);
+  EXPECT_TRUE(blowup_of(3000, 1000, 0).is_null());
+  EXPECT_TRUE(blowup_of(3000, nullptr, 10).is_null());
+}
+
+TEST(MemorySampler, KeepsABoundedTimeOrderedRecord) {
+  WorkloadStats stats(1);
+  stats.slot(0).add_live(4096);
+  MemorySampler sampler(stats, std::chrono::microseconds(100), 8);
+  sampler.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  sampler.stop();
+  const std::vector<MemorySample> samples = sampler.samples();
+  ASSERT_GE(samples.size(), 2u);
+  EXPECT_LE(samples.size(), 8u);
+  for (size_t i = 1; i < samples.size(); ++i) EXPECT_GE(samples[i].t, samples[i - 1].t);
+  for (const MemorySample& sample : samples) {
+    EXPECT_GT(sample.rss_bytes, 0);
+    EXPECT_EQ(sample.live_bytes, 4096);
+  }
+}
+
+TEST(ChildProcess, TailKeepsTheLastLines) {
+  EXPECT_EQ(tail_lines("a\nb\nc\n", 2), "b\nc");
+  EXPECT_EQ(tail_lines("only", 3), "only");
+}
+
+}  // namespace
+}  // namespace allocbench
