@@ -13,6 +13,7 @@
 #include "large.h"
 #include "page_map.h"
 #include "thread_binding.h"
+#include "thread_cache.h"
 
 namespace halloc {
 namespace {
@@ -37,31 +38,41 @@ namespace {
   return nullptr;
 }
 
-// Superblock blocks: lock the owner heap; `owner` can change until we hold its lock.
-// Returns nullptr (after reporting) for a pointer that is not a live block's start.
-Heap* LockOwner(Superblock* sb) {
-  while (true) {
-    Heap* h = sb->owner.load(std::memory_order_acquire);
-    if (h->abandoned) [[unlikely]]
-      return nullptr;
-    h->lock.Lock();
-    if (sb->owner.load(std::memory_order_relaxed) == h) [[likely]]
-      return h;
-    h->lock.Unlock();
-  }
-}
-
-void* SmallAlloc(std::uint32_t c) {
+[[gnu::noinline]] void* SmallAllocSlow(std::uint32_t c) {
   Heap* heap = CurrentHeap();
   if (heap == nullptr) [[unlikely]]
     return OutOfMemory();
   ReleaseList release;
   heap->lock.Lock();
   void* p = heap->Alloc(c, release);
+  if (kThreadCache && p) tls_cache.Refill(heap, c, release);
   heap->lock.Unlock();
   if (release.head) [[unlikely]]
     release.ReleaseAll();
   return p ? p : OutOfMemory();
+}
+
+// The fast path: a pop from the thread's cache (a TLS load, two loads and two stores).
+inline void* SmallAlloc(std::uint32_t c) {
+  if constexpr (kThreadCache) {
+    if (void* p = tls_cache.Pop(c)) [[likely]]
+      return p;
+  }
+  return SmallAllocSlow(c);
+}
+
+[[gnu::noinline]] void SmallFree(Superblock* sb, void* p) {
+  Heap* h = LockOwner(sb);
+  if (h == nullptr) return;  // a heap abandoned at fork: leak the block
+  if (!sb->IsBlockStart(p)) [[unlikely]] {
+    h->lock.Unlock();
+    InvalidPointer("free", p);
+  }
+  ReleaseList release;
+  h->Free(sb, p, release);
+  h->lock.Unlock();
+  if (release.head) [[unlikely]]
+    release.ReleaseAll();
 }
 
 void* LargeOrFail(std::size_t size, std::size_t alignment) {
@@ -83,17 +94,20 @@ void Free(void* p) {
   if (p == nullptr) return;
   PageMap::Entry e = g_page_map.Lookup(p);
   if (Superblock* sb = e.superblock()) [[likely]] {
-    Heap* h = LockOwner(sb);
-    if (h == nullptr) return;  // a heap abandoned at fork: leak the block
-    if (!sb->IsBlockStart(p)) [[unlikely]] {
-      h->lock.Unlock();
-      InvalidPointer("free", p);
+    if constexpr (kThreadCache) {
+      // The fast path: a block of the thread's own heap goes into its cache.
+      if (sb->owner.load(std::memory_order_relaxed) == tls_heap && sb->IsBlockBoundary(p))
+          [[likely]] {
+        std::uint32_t c = sb->size_class;
+        if (tls_cache.Full(c)) [[unlikely]]
+          tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
+        if (kCacheLimits.blocks[c] > 0) [[likely]] {
+          tls_cache.Push(c, p);
+          return;
+        }
+      }
     }
-    ReleaseList release;
-    h->Free(sb, p, release);
-    h->lock.Unlock();
-    if (release.head) [[unlikely]]
-      release.ReleaseAll();
+    SmallFree(sb, p);
     return;
   }
   LargeHeader* large = e.large();

@@ -49,6 +49,18 @@ Heap* NewHeap(std::uint32_t index, bool is_global) {
   return h;
 }
 
+Heap* LockOwner(Superblock* sb) {
+  while (true) {
+    Heap* h = sb->owner.load(std::memory_order_acquire);
+    if (h->abandoned) [[unlikely]]
+      return nullptr;
+    h->lock.Lock();
+    if (sb->owner.load(std::memory_order_relaxed) == h) [[likely]]
+      return h;
+    h->lock.Unlock();
+  }
+}
+
 Heap* GlobalHeap() {
   return g_global.load(std::memory_order_acquire);
 }
@@ -128,7 +140,7 @@ Superblock* Heap::Acquire(std::uint32_t c, ReleaseList& release) {
     if (sb == nullptr) return nullptr;
     Adopt(sb);
   }
-  Rebalance(c, sb, release);
+  Rebalance(sb, release);
   return sb;
 }
 
@@ -145,26 +157,26 @@ void Heap::Free(Superblock* sb, void* p, ReleaseList& release) {
     return;
   }
   Refile(sb);
-  Rebalance(sb->size_class, nullptr, release);
+  Rebalance(nullptr, release);
 }
 
-void Heap::Rebalance(std::uint32_t preferred_class, const Superblock* keep, ReleaseList& release) {
+void Heap::Rebalance(const Superblock* keep, ReleaseList& release) {
   if (!kPolicy.use_global_heap) return;
   while (!InvariantHolds()) {
-    Superblock* sb = FindMostlyEmpty(preferred_class, keep);
+    Superblock* sb = FindMostlyEmpty(keep);
     if (sb == nullptr) return;  // nothing movable: every other superblock is > (1-f) full
     Disown(sb);
     GiveToGlobal(sb, release);
   }
 }
 
-// A superblock at least f empty, other than `keep`, emptiest group first. Where the invariant
-// is broken one exists unless `keep` is the only one (u < (1-f)a means some superblock has
-// u_s < (1-f)a_s).
-Superblock* Heap::FindMostlyEmpty(std::uint32_t preferred_class, const Superblock* keep) {
-  for (std::uint32_t i = 0; i < kSizeClasses.count; ++i) {
-    std::uint32_t c = i == 0 ? preferred_class : (i <= preferred_class ? i - 1 : i);
-    for (std::uint32_t g = 0; g < kGroups; ++g) {
+// A superblock at least f empty, other than `keep`, from the emptiest group first (an empty one
+// carries no live blocks, so moving it costs nothing and may return memory to the OS). Where
+// the invariant is broken one exists unless `keep` is the only one (u < (1-f)a means some
+// superblock has u_s < (1-f)a_s).
+Superblock* Heap::FindMostlyEmpty(const Superblock* keep) {
+  for (std::uint32_t g = 0; g < kGroups; ++g) {
+    for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
       for (Superblock* sb = lists[c][g]; sb; sb = sb->next) {
         if (sb != keep && MostlyEmpty(sb)) return sb;
       }

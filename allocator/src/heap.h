@@ -78,8 +78,8 @@ struct alignas(kCacheLine) Heap {
   void Unlink(Superblock* sb);
   void Refile(Superblock* sb);
   Superblock* Acquire(std::uint32_t c, ReleaseList& release);
-  Superblock* FindMostlyEmpty(std::uint32_t preferred_class, const Superblock* keep);
-  void Rebalance(std::uint32_t preferred_class, const Superblock* keep, ReleaseList& release);
+  Superblock* FindMostlyEmpty(const Superblock* keep);
+  void Rebalance(const Superblock* keep, ReleaseList& release);
   void GiveToGlobal(Superblock* sb, ReleaseList& release);
   // Global heap only: a superblock for class c (partly used, or an empty one reformatted).
   Superblock* TakeForClass(std::uint32_t c);
@@ -88,6 +88,10 @@ struct alignas(kCacheLine) Heap {
 
 // Empty superblocks handed back to the OS so far.
 std::size_t ReleasedSuperblocks();
+
+// Locks the heap that owns sb and returns it (`owner` can change until we hold its lock), or
+// returns nullptr, locking nothing, when the owner was abandoned at a fork.
+Heap* LockOwner(Superblock* sb);
 
 Heap* NewHeap(std::uint32_t index, bool is_global);
 Heap* GlobalHeap();

@@ -68,6 +68,16 @@ struct alignas(kCacheLine) Superblock {
     }
   }
 
+  // Whether p is at a block boundary. Reads only what cannot change while a block is live, so
+  // it needs no lock when p is (claimed to be) a live block.
+  bool IsBlockBoundary(const void* p) const {
+    std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(p) -
+                            reinterpret_cast<std::uintptr_t>(this) - kSuperblockHeader;
+    if (offset >= std::uintptr_t{capacity} * block_size) return false;
+    std::uint64_t index = (offset * kSizeClasses.reciprocal[size_class]) >> 40;
+    return index * block_size == offset;
+  }
+
   // Whether p is the start of a block that was carved out of this superblock.
   bool IsBlockStart(const void* p) {
     std::uintptr_t offset =

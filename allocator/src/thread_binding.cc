@@ -4,11 +4,14 @@
 #include <sched.h>
 #include <sys/sysinfo.h>
 
+#include <cstring>
+
 #include "lock.h"
+#include "thread_cache.h"
 
 namespace halloc {
 
-thread_local Heap* tls_heap [[gnu::tls_model("initial-exec")]] = nullptr;
+constinit thread_local Heap* tls_heap [[gnu::tls_model("initial-exec")]] = nullptr;
 
 namespace {
 
@@ -23,6 +26,7 @@ std::atomic<std::size_t> g_heap_count{0};
 
 void UnbindThread(void* arg) {
   auto* heap = static_cast<Heap*>(arg);
+  if (kThreadCache) tls_cache.FlushAll();
   tls_heap = nullptr;
   bool last;
   {
@@ -45,6 +49,9 @@ void UnbindThread(void* arg) {
 // Blocks of a replaced heap stay valid but are never reused: their frees are ignored.
 void AfterForkInChild() {
   Heap* mine = tls_heap;
+  // The fork may have interrupted this thread inside its own cache (from a signal handler):
+  // start the child with an empty one; the cached blocks are leaked.
+  std::memset(&tls_cache, 0, sizeof tls_cache);
   g_binding_lock.Reset();
   if (Heap* global = GlobalHeap(); global->lock.IsLocked()) {
     global->abandoned = true;

@@ -14,7 +14,7 @@
 
 namespace halloc {
 
-extern thread_local Heap* tls_heap [[gnu::tls_model("initial-exec")]];
+extern constinit thread_local Heap* tls_heap [[gnu::tls_model("initial-exec")]];
 
 // Binds the calling thread to a heap (the slow path of CurrentHeap).
 Heap* BindThread();

@@ -1,0 +1,65 @@
+// Per-thread caches of free blocks (halloc only: kPolicy.cache_bytes > 0). A thread keeps up to
+// cache_bytes per size class of free blocks from superblocks its own heap owns, and serves
+// malloc and free from them with no lock and no atomic read-modify-write.
+//
+// Cached blocks count as in use for their heap (u), so Hoard's invariant and its bound still
+// hold with U raised by at most kCacheBoundBytes per thread. Blocks freed by another thread
+// never enter this cache (they go back to the owner heap), which keeps passive false sharing
+// out, and a block's superblock never changes while the block is cached and still in use.
+#pragma once
+
+#include <cstdint>
+
+#include "heap.h"
+#include "superblock.h"
+
+namespace halloc {
+
+inline constexpr bool kThreadCache = kPolicy.cache_bytes > 0;
+
+struct CacheLimits {
+  std::uint16_t blocks[SizeClassTable::kMaxClasses] = {};
+  std::size_t bound_bytes = 0;  // the most one thread can hold cached, over all classes
+};
+
+constexpr CacheLimits BuildCacheLimits() {
+  CacheLimits l;
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    std::size_t n = kPolicy.cache_bytes / kSizeClasses.block_size[c];
+    l.blocks[c] = static_cast<std::uint16_t>(n < 64 ? n : 64);
+    l.bound_bytes += std::size_t{l.blocks[c]} * kSizeClasses.block_size[c];
+  }
+  return l;
+}
+inline constexpr CacheLimits kCacheLimits = BuildCacheLimits();
+
+struct ThreadCache {
+  FreeBlock* head[SizeClassTable::kMaxClasses];
+  std::uint16_t count[SizeClassTable::kMaxClasses];
+
+  void* Pop(std::uint32_t c) {
+    FreeBlock* b = head[c];
+    if (b) {
+      head[c] = b->next;
+      --count[c];
+    }
+    return b;
+  }
+  void Push(std::uint32_t c, void* p) {
+    auto* b = static_cast<FreeBlock*>(p);
+    b->next = head[c];
+    head[c] = b;
+    ++count[c];
+  }
+  bool Full(std::uint32_t c) const { return count[c] >= kCacheLimits.blocks[c]; }
+
+  // Refills class c from `heap` (locked by the caller) up to half its limit.
+  void Refill(Heap* heap, std::uint32_t c, ReleaseList& release);
+  // Returns n blocks of class c (all when n is -1) to their superblocks' owners.
+  void Flush(std::uint32_t c, int n);
+  void FlushAll();
+};
+
+extern constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]];
+
+}  // namespace halloc
