@@ -53,6 +53,9 @@ def cmd_leaderboard(df, args) -> list[Path]:
     for w in workloads:
         figs[f"{w}: throughput vs threads"] = F.throughput_figure(df, w)
     figs["Memory blowup and peak RSS"] = F.memory_figure(df)
+    from .paper import load_paper, overview_comparison_figure
+    figs["Speedup beside the Hoard paper (ASPLOS 2000)"] = overview_comparison_figure(
+        df, load_paper())
     md = out / "leaderboard.md"
     fig_dir = out / "figures"
     links = {}

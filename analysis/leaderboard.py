@@ -133,6 +133,26 @@ def workload_scores(df: pd.DataFrame, value: str = "throughput") -> pd.DataFrame
     return out[[w for w in S.ordered_workloads(out.columns)]]
 
 
+def cell_rows(df: pd.DataFrame, order: list[str]) -> list[list[str]]:
+    """Rows of the per-cell table: workload, threads, the best allocator and its median
+    throughput, then each allocator's relative throughput (failures marked)."""
+    med, failed = cell_medians(df, "throughput")
+    rel = relative_scores(med, failed, True)
+    rows = []
+    for (w, t) in med.index:
+        if (w, t) not in rel.index:
+            rows.append([w, str(t), "all failed"] + ["FAIL"] * len(order))
+            continue
+        good = med.loc[(w, t)][~failed.loc[(w, t)]].dropna()
+        best = good.idxmax()
+        cells = []
+        for a in order:
+            r = rel.loc[(w, t), a]
+            cells.append(f"FAIL {r:.3f}" if failed.loc[(w, t), a] else f"{r:.3f}")
+        rows.append([w, str(t), f"{best} {_ops(good[best])}"] + cells)
+    return rows
+
+
 def failures(df: pd.DataFrame) -> pd.DataFrame:
     """Every failed or timed-out run record."""
     f = df[df["status"].isin(FAILED_STATUSES)]
@@ -161,7 +181,15 @@ def _f(v, digits=3) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def _ops(v: float) -> str:
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{unit}"
+    return f"{v:.3g}"
+
+
 def _numeric_text(text: str) -> bool:
+    text = text.removeprefix("FAIL ")
     t = text.replace("/", "").replace(".", "").replace(",", "").replace("-", "")
     return t.isdigit() or text == "n/a"
 
@@ -215,6 +243,12 @@ def _sections(df: pd.DataFrame) -> list[tuple[str, list[str], list[list[str]], s
                 for a in sc["allocator"] if a in ws.index]
         out.append((title, header, rows, "Geometric mean over the thread counts of each "
                     "workload (1.000 = best at every thread count)."))
+    crow = cell_rows(df, list(sc["allocator"]))
+    if crow:
+        out.append(("Throughput per cell, relative to the best", ["workload", "threads",
+                    "best (median ops/s)"] + list(sc["allocator"]), crow,
+                    "1.000 = the best median in the cell; 'FAIL' = a failed or timed-out "
+                    "repetition (or no successful one), scored as the number after it."))
     fl = failures(df)
     frows = [[r.workload, r.allocator, str(r.threads), str(r.repetition), r.status,
               str(r.error or "")[:160]] for r in fl.itertuples()]

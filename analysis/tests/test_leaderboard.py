@@ -148,6 +148,8 @@ def test_markdown_and_html_render(three):
     assert "| 1 | halloc | halloc | 0.707 | 1.000 | 0.841 | 0/2 |" in md
     assert "| 3 | student | user | 0.354 | 0.500 | 0.420 | 1/2 |" in md
     assert "## Failures" in md and "failed: synthetic" in md
+    assert "| w | 1 | halloc 100 | 1.000 | 0.500 | FAIL 0.250 |" in md
+    assert "| w | 2 | glibc 200 | 0.500 | 1.000 | 0.500 |" in md
     page = L.render_html(three, {"fake": "iVBORw0KGgo="})
     assert page.startswith("<!DOCTYPE html>")
     assert 'src="data:image/png;base64,iVBORw0KGgo="' in page
