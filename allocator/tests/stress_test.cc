@@ -1,0 +1,103 @@
+// Multi-threaded stress with cross-thread frees, meant for ThreadSanitizer and
+// AddressSanitizer: threads allocate, pass blocks to each other through mutex-protected
+// inboxes, free what they receive (checking the contents first) and their own blocks, and at
+// the end the invariant checker runs.
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "allocator.h"
+#include "gtest/gtest.h"
+#include "test_util.h"
+
+namespace {
+
+struct Block {
+  void* p;
+  std::size_t size;
+  std::uint64_t tag;
+};
+
+struct Inbox {
+  std::mutex lock;
+  std::deque<Block> blocks;
+};
+
+bool Intact(const Block& b) {
+  std::size_t n = std::min<std::size_t>(b.size, 32);  // the head is enough to see overlap
+  return halloc_test::FirstMismatch(b.p, n, b.tag) == n;
+}
+
+TEST(Stress, CrossThreadFreesKeepInvariants) {
+  ASSERT_EQ(halloc_test::WhyNotServed(), "");
+  const int threads = 8;
+  const int ops = halloc_test::Scaled(200000, 4);
+  const std::size_t s = halloc_test::Params().superblock_size;
+  std::vector<Inbox> inboxes(threads);
+  std::atomic<int> corrupted{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      std::mt19937_64 rng(t + 1);
+      std::vector<Block> live;
+      std::uint64_t tag = static_cast<std::uint64_t>(t) << 48;
+      for (int i = 0; i < ops; ++i) {
+        std::uint64_t r = rng() % 100;
+        if (r < 50 || live.empty()) {
+          std::size_t n = rng() % 8 ? rng() % 256 : rng() % (s / 2 + s / 4);  // some large
+          Block b{halloc::Malloc(n), n, ++tag};
+          if (b.p == nullptr) {
+            corrupted++;
+            continue;
+          }
+          halloc_test::Fill(b.p, std::min<std::size_t>(n, 32), b.tag);
+          live.push_back(b);
+        } else if (r < 75) {
+          // Send a live block to another thread.
+          std::size_t k = rng() % live.size();
+          Inbox& to = inboxes[(t + 1 + rng() % (threads - 1)) % threads];
+          std::lock_guard guard(to.lock);
+          to.blocks.push_back(live[k]);
+          live[k] = live.back();
+          live.pop_back();
+        } else if (r < 90) {
+          std::size_t k = rng() % live.size();
+          if (!Intact(live[k])) corrupted++;
+          halloc::Free(live[k].p);
+          live[k] = live.back();
+          live.pop_back();
+        } else {
+          // Free everything received so far.
+          std::deque<Block> received;
+          {
+            std::lock_guard guard(inboxes[t].lock);
+            received.swap(inboxes[t].blocks);
+          }
+          for (const Block& b : received) {
+            if (!Intact(b)) corrupted++;
+            halloc::Free(b.p);
+          }
+        }
+      }
+      for (const Block& b : live) {
+        if (!Intact(b)) corrupted++;
+        halloc::Free(b.p);
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (Inbox& in : inboxes) {
+    for (const Block& b : in.blocks) {
+      if (!Intact(b)) corrupted++;
+      halloc::Free(b.p);
+    }
+  }
+  EXPECT_EQ(corrupted.load(), 0) << "blocks corrupted or allocations failed";
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+  EXPECT_EQ(halloc_test::LiveBytes(), 0u) << "bytes still counted in use after every free";
+}
+
+}  // namespace
