@@ -258,35 +258,62 @@ def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
 
 
 def memory_figure(df: pd.DataFrame) -> Figure:
-    """Memory blowup and peak RSS per workload and allocator, at each workload's largest thread
-    count (bars = median over repetitions, whiskers = min..max)."""
+    """Memory blowup (a small panel per workload, each on its own scale) and peak RSS per
+    workload and allocator, at each workload's largest thread count (bars = median over
+    repetitions, whiskers = min..max)."""
     d = df
     workloads = S.ordered_workloads(d["workload"].unique())
     styles = S.allocator_styles(_present(d))
-    fig = _new_figure(max(8.0, 1.6 * len(workloads) + 3), 7.5)
-    axes = fig.subplots(2, 1)
+    n = max(1, len(workloads))
+    fig = _new_figure(max(9.0, 1.9 * n + 2.5), 7.5)
+    mosaic = [[f"b:{w}" for w in workloads] or ["b:"], ["rss"] * n]
+    axd = fig.subplot_mosaic(mosaic, height_ratios=[1, 1.2])
     bl = S.max_threads_stats(S.cell_stats(d, "blowup"))
     rss = S.max_threads_stats(S.cell_stats(d, "peak_rss"))
     tmax = d.groupby("workload")["threads"].max()
     tdesc = ", ".join(f"{w} {tmax[w]}" for w in workloads)
-    if bl["median"].notna().any():
-        _grouped_bars(axes[0], bl, styles, workloads,
-                      log=bool((bl["median"] > 0).all() and
-                               bl["median"].max() / max(bl["median"].min(), 1e-9) > 30))
-    else:
-        _empty(axes[0], "no blowup values (peak_live_bytes is 0 or missing)")
-    axes[0].set_ylabel("blowup\n(peak RSS - baseline) / peak live")
-    axes[0].axhline(1.0, color="#999999", linestyle=":", linewidth=1)
-    axes[0].set_title("memory blowup (lower is better)", fontsize=10)
+    allocs = list(styles)
+    for i, w in enumerate(workloads):
+        ax = axd[f"b:{w}"]
+        g = bl[bl["workload"] == w].set_index("allocator")
+        xs = np.arange(len(allocs))
+        med = np.array([g["median"].get(a, np.nan) for a in allocs], dtype=float)
+        lo = np.array([g["min"].get(a, np.nan) for a in allocs], dtype=float)
+        hi = np.array([g["max"].get(a, np.nan) for a in allocs], dtype=float)
+        ok = ~np.isnan(med)
+        if ok.any():
+            ax.bar(xs[ok], med[ok], width=0.8, color=[styles[a]["color"] for a in
+                                                      np.array(allocs)[ok]],
+                   yerr=np.vstack([med[ok] - lo[ok], hi[ok] - med[ok]]), capsize=1.5,
+                   error_kw={"linewidth": 0.8, "ecolor": "#333333"})
+        else:
+            ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center",
+                    color="#666666", fontsize=8)
+        for j, a in enumerate(allocs):
+            if g["n_failed"].get(a, 0) > 0:
+                _mark_failures(ax, [xs[j]], styles[a])
+        ax.axhline(0.0, color="#444444", linewidth=0.6)
+        ax.set_xticks([])
+        ax.set_xlim(-0.7, len(allocs) - 0.3)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_title(w, fontsize=9)
+        if i == 0:
+            ax.set_ylabel("blowup (x)", fontsize=8)
+    fig.suptitle("memory blowup = (peak RSS - baseline RSS) / peak live bytes, own scale per "
+                 "workload (lower is better)", fontsize=10)
+    ax = axd["rss"]
     if rss["median"].notna().any():
-        _grouped_bars(axes[1], rss, styles, workloads, scale=float(1 << 20))
+        _grouped_bars(ax, rss, styles, workloads, scale=float(1 << 20))
     else:
-        _empty(axes[1], "no peak RSS values")
-    axes[1].set_ylabel("peak RSS (MiB)")
-    axes[1].set_title("peak resident set size (lower is better)", fontsize=10)
-    _legend(axes[0])
+        _empty(ax, "no peak RSS values")
+    ax.set_ylabel("peak RSS (MiB)")
+    ax.set_title("peak resident set size (lower is better)", fontsize=10)
+    _legend(ax)
     notes = [f"At the largest thread count of each workload ({tdesc}); bar = median over "
-             "repetitions, whisker = min..max."]
+             "repetitions, whisker = min..max. Blowup is large where the workload holds little "
+             "live memory (a few KiB in cache-scratch/cache-thrash), and can be below 0 when "
+             "the peak RSS stays under the idle baseline."]
     notes += _failure_note(rss) + _variation_note(rss, "peak RSS") + _skipped_note(d)
     return _finish(fig, notes)
 
@@ -402,7 +429,7 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     nrows = math.ceil(n / ncols)
     fig = _new_figure(4.2 * ncols, 3.3 * nrows + 0.9)
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
-    notes: list[str] = []
+    noisy: list[str] = []
     for ax, w in zip(axes, workloads):
         d = df[df["workload"] == w]
         stats = S.cell_stats(d, "throughput")
@@ -416,12 +443,12 @@ def overview_figure(df: pd.DataFrame) -> Figure:
         ax.grid(True, alpha=0.3)
         ax.set_title(f"{w} throughput (higher is better)", fontsize=9)
         if (stats["spread"] > S.VARIATION_THRESHOLD).any():
-            notes.append(f"{w}: some repetitions vary by more than 10%")
+            noisy.append(w)
     ax = axes[len(workloads)]
     rss = S.max_threads_stats(S.cell_stats(df, "peak_rss"))
     if rss["median"].notna().any():
         _grouped_bars(ax, rss, styles, workloads, scale=float(1 << 20))
-        ax.tick_params(axis="x", labelsize=7)
+        ax.tick_params(labelsize=7)
     else:
         _empty(ax, "no peak RSS values")
     ax.set_ylabel("MiB", fontsize=8)
@@ -439,7 +466,11 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     machine = df.attrs.get("machine") or {}
     run_id = df.attrs.get("run_id", "")
     fig.suptitle(f"allocbench run {run_id}: {S.machine_line(machine)}", fontsize=10)
-    notes = ["Lines: median over repetitions; bands: min..max; x: failed runs."] + notes
+    notes = ["Lines: median over repetitions; bands: min..max; x: failed runs."]
+    if noisy:
+        notes.append(f"warning: some repetitions vary by more than "
+                     f"{100 * S.VARIATION_THRESHOLD:.0f}% in {', '.join(noisy)} "
+                     "(see the per-workload figures).")
     notes += _skipped_note(df)
     return _finish(fig, notes)
 
