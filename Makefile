@@ -8,17 +8,24 @@ JOBS      ?= $(shell nproc)
 
 # Sweep knobs (empty = allocbench's quick default). Example:
 #   make bench THREADS=1..64 WORKLOADS=larson,threadtest ALLOCATORS=halloc,jemalloc REPS=5 DURATION=2
+# Also: TIMEOUT=120 (seconds per child), SHARD=2/8, PARAMS="larson.slots=1000 size=16", MICRO=0.
 THREADS    ?=
 WORKLOADS  ?=
 ALLOCATORS ?=
 REPS       ?=
 DURATION   ?=
+TIMEOUT    ?=
+SHARD      ?=
+PARAMS     ?=
+MICRO      ?=
 RUN_ID     ?= $(shell date -u +%Y%m%d-%H%M%S)
 RUN        ?= results/latest
 
 sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads $(WORKLOADS)) \
              $(if $(ALLOCATORS),--allocators $(ALLOCATORS)) $(if $(REPS),--reps $(REPS)) \
-             $(if $(DURATION),--duration $(DURATION))
+             $(if $(DURATION),--duration $(DURATION)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
+             $(if $(SHARD),--shard $(SHARD)) $(foreach p,$(PARAMS),--param $(p)) \
+             $(if $(filter 0 no off,$(MICRO)),--no-micro)
 
 .PHONY: all deps build test test-unit test-sanitizers test-python bench plots leaderboard paper \
         format clean

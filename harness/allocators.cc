@@ -211,6 +211,16 @@ std::string preloaded_allocator_name() {
   if (preload == nullptr || *preload == '\0') return "glibc";
   std::string first = preload;
   first = first.substr(0, first.find_first_of(": "));
+  // A known allocator's library reports its known name (libjemalloc.so.2 -> jemalloc).
+  const std::string file = fs::path(first).filename().string();
+  for (const Candidate& candidate : peer_candidates()) {
+    for (const std::string& known_file : candidate.file_names) {
+      if (file == known_file) return candidate.name;
+    }
+  }
+  for (const char* variant : {"halloc", "halloc-paper", "halloc-serial"}) {
+    if (name_from_path(first) == std::string("lib") + variant) return variant;
+  }
   return name_from_path(first);
 }
 

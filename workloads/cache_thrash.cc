@@ -37,7 +37,7 @@ const Workload kCacheThrash = {
             {"iterations", 1000, 1, 1e12, true,
              "allocate-write-free rounds in total, split across threads (Hoard suite: 1000)"},
             {"size", 8, 1, 1 << 20, true, "object size in bytes (paper: 8-byte objects)"},
-            {"writes", 10000, 1, 1e12, true,
+            {"writes", 50000, 1, 1e12, true,
              "times each object is written in full (our choice, for sub-second runs)"},
         },
     .slots_per_thread = 1,

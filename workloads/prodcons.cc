@@ -122,8 +122,8 @@ const Workload kProdcons = {
     .summary = "blowup: producers allocate, consumers free; threads = producer-consumer pairs",
     .params =
         {
-            {"objects", 1000000, 1, 1e12, true,
-             "blocks produced in total, split across pairs (our choice: ~0.2 s on glibc)"},
+            {"objects", 3000000, 1, 1e12, true,
+             "blocks produced in total, split across pairs (our choice: ~0.15 s on glibc)"},
             {"batch", 100, 1, 1e7, true, "blocks per message (our choice)"},
             {"queue_depth", 16, 1, 1e6, true,
              "messages a queue holds; bounds the live blocks (our choice)"},

@@ -78,8 +78,8 @@ const Workload kShbench = {
     .summary = "threads allocate random sizes and free them in random order (fixed work)",
     .params =
         {
-            {"allocations", 2000000, 1, 1e12, true,
-             "allocations in total, split evenly across threads (our choice: ~0.1 s on glibc)"},
+            {"allocations", 4000000, 1, 1e12, true,
+             "allocations in total, split evenly across threads (our choice: ~0.15 s on glibc)"},
             {"live_blocks", 1000, 1, 1e8, true,
              "size of each thread's moving set of live blocks (our choice)"},
             {"min_size", 8, 1, 1 << 30, true, "smallest block in bytes (paper: 8)"},

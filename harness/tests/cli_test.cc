@@ -127,27 +127,13 @@ TEST(Sweep, RecordsCrashesTimeoutsAndMissingAllocatorsAndGoesOn) {
   const fs::path out = fs::temp_directory_path() / ("allocbench-sweep-" + std::to_string(getpid()));
   fs::remove_all(out);
   const ChildResult result = allocbench(
-      {"sweep",
-       "--workloads",
-       "threadtest,larson",
-       "--allocators",
+      {"sweep", "--workloads", "threadtest,larson", "--allocators",
        std::string("glibc,") + CRASHING_MALLOC + "," + HANGING_MALLOC + ",/nonexistent/libghost.so",
-       "--threads",
-       "1,2",
-       "--reps",
-       "1",
-       "--duration",
-       "0.05",
-       "--timeout",
-       "2",
-       "--param",
-       "threadtest.objects=10000",
-       "--param",
-       "threadtest.iterations=30",
-       "--no-micro",
-       "--no-progress",
-       "--out",
-       out.string()});
+       "--threads", "1,2", "--reps", "1", "--duration", "0.05", "--timeout", "2", "--param",
+       "threadtest.objects=10000", "--param", "threadtest.iterations=30",
+       // Enough mallocs before larson's clock starts for the faulty allocators to fault.
+       "--param", "larson.slots=250000", "--param", "larson.max_size=16", "--no-micro",
+       "--no-progress", "--out", out.string()});
   ASSERT_EQ(result.exit_status, 0) << result.err;
   const Json document = read_json(out / "run.json");
 
