@@ -42,7 +42,7 @@ MAPPING = {
 }
 # paper Table 4 row -> our workload (Table 4 has no active/passive-false rows)
 TABLE4_MAPPING = {"threadtest": "threadtest", "shbench": "shbench", "Larson": "larson"}
-# Which of our allocators to draw beside the paper (others in the run are drawn too, thinner).
+# Our allocators drawn bold with min..max bands beside the paper; the others thin, no bands.
 FOCUS = ("halloc", "halloc-paper", "glibc")
 PAPER_STYLE = {
     "Hoard": {"color": "#d62728", "marker": "o"},
@@ -98,8 +98,9 @@ def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
     # the focus allocators bold, the other peers thin, so the paper's story stays readable
     for a, st in styles.items():
         one = {a: st}
-        _draw_curves(ax, sp[sp["allocator"] == a], one, col="speedup", lo="speedup_min",
-                     hi="speedup_max")
+        focus = a in FOCUS
+        _draw_curves(ax, sp[sp["allocator"] == a], one, col="speedup",
+                     lo="speedup_min" if focus else None, hi="speedup_max")
         if a not in FOCUS and ax.lines and ax.lines[-1].get_label() == a:
             ax.lines[-1].set_linewidth(0.9)
             ax.lines[-1].set_alpha(0.6)
@@ -133,7 +134,11 @@ def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
                     f"{machine.get('cores', '?')}-core {machine.get('cpu_model', 'machine')}"[:90],
                     fontsize=10)
     fig.suptitle(f"{paper_key} (paper) vs {workload} (ours): speedup", fontsize=11)
-    return _finish(fig, [machines_note(paper, machine, t0)])
+    return _finish(fig, [machines_note(paper, machine, t0), FOCUS_NOTE])
+
+
+FOCUS_NOTE = (f"Ours: {', '.join(FOCUS)} bold with min..max bands over repetitions; the other "
+              "allocators thin. Ptmalloc is the ancestor of glibc's malloc.")
 
 
 def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
@@ -158,7 +163,7 @@ def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
             ax.yaxis.label.set_size(8)
     fig.suptitle("Speedup, the Hoard paper (left) beside this run (right); higher is better",
                  fontsize=11)
-    return _finish(fig, [machines_note(paper, machine, t0)])
+    return _finish(fig, [machines_note(paper, machine, t0), FOCUS_NOTE])
 
 
 def table4(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
@@ -201,16 +206,14 @@ def table4_markdown(df: pd.DataFrame, paper: dict) -> str:
     t = table4(df, paper)
     machine = df.attrs.get("machine") or {}
 
-    def cell(v):
+    def cell(col, v):
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "-"
         if isinstance(v, str):
             return v
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            return f"{v:,}"
-        if float(v).is_integer() and abs(v) >= 100:
-            return f"{int(v):,}"
-        return f"{v:.2f}"
+        if "bytes" in col or col == "threads":
+            return f"{int(round(v)):,}"
+        return f"{v:.2f}" if abs(v) < 100 else f"{v:,.0f}"
 
     header = list(t.columns)
     lines = ["# Fragmentation: Hoard paper Table 4 beside this run", "",
@@ -221,7 +224,7 @@ def table4_markdown(df: pd.DataFrame, paper: dict) -> str:
              "|" + "|".join("---" if h in ("paper benchmark", "our workload") else "---:"
                             for h in header) + "|"]
     for r in t.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in r) + " |")
+        lines.append("| " + " | ".join(cell(c, v) for c, v in zip(header, r)) + " |")
     lines += ["",
               "**Definitions.** Paper A/U: A = the most memory Hoard had allocated from the OS "
               "(at its maximum), U = the most memory the program had in use (live). "
