@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections import Counter
 
 import matplotlib
+import matplotlib.patches  # noqa: F401
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -32,7 +34,7 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _finish(fig: Figure, notes: list[str], width_chars: int | None = None,
-            legend_styles: dict | None = None) -> Figure:
+            legend_styles: dict | None = None, legend_handles: list | None = None) -> Figure:
     """Put footnotes under the axes (and optionally one legend for the whole figure above
     them), reserving room for both in the layout."""
     width_chars = width_chars or int(fig.get_figwidth() * 17)
@@ -42,18 +44,25 @@ def _finish(fig: Figure, notes: list[str], width_chars: int | None = None,
     height_in = fig.get_figheight()
     bottom = min(0.45, (len(lines) * 0.15 + 0.08) / height_in) if lines else 0.0
     top = 0.0
+    handles = list(legend_handles or [])
     if legend_styles:
-        handles = [plt.Line2D([], [], color=st["color"], marker=st["marker"],
-                              linestyle=st["linestyle"], label=a)
-                   for a, st in legend_styles.items()]
+        handles += [plt.Line2D([], [], color=st["color"], marker=st["marker"],
+                               linestyle=st["linestyle"], label=a)
+                    for a, st in legend_styles.items()]
         handles.append(plt.Line2D([], [], color="#444444", marker="x", linestyle="none",
                                   label="failed run"))
+    if handles:
         ncol = min(len(handles), 9)
         rows = math.ceil(len(handles) / ncol)
-        top = (rows * 0.22 + 0.1) / height_in
-        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol,
+        y = 1.0
+        if fig._suptitle is not None:  # title first, the legend under it
+            fig._suptitle.set_y(1.0 - 0.04 / height_in)
+            fig._suptitle.set_va("top")
+            y = 1.0 - 0.3 / height_in
+        top = 1.0 - y + (rows * 0.22 + 0.1) / height_in
+        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, y), ncol=ncol,
                    fontsize=8, frameon=False)
-    if lines or legend_styles:
+    if lines or handles:
         fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom - top))
     if lines:
         fig.text(0.01, bottom - 0.02 / height_in, "\n".join(lines), fontsize=7.5, va="top",
@@ -257,6 +266,35 @@ def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
     ax.grid(True, axis="y", alpha=0.3)
 
 
+def _allocator_bars(ax, g: pd.DataFrame, styles: dict) -> None:
+    """One workload's bars, one per allocator in the fixed order and colour (median, whisker
+    min..max), on the axes' own scale; an x where the allocator failed; no x labels (the
+    figure's legend names the colours)."""
+    g = g.set_index("allocator")
+    allocs = list(styles)
+    xs = np.arange(len(allocs))
+    med = np.array([g["median"].get(a, np.nan) for a in allocs], dtype=float)
+    lo = np.array([g["min"].get(a, np.nan) for a in allocs], dtype=float)
+    hi = np.array([g["max"].get(a, np.nan) for a in allocs], dtype=float)
+    ok = ~np.isnan(med)
+    if ok.any():
+        ax.bar(xs[ok], med[ok], width=0.8,
+               color=[styles[a]["color"] for a in np.array(allocs)[ok]],
+               yerr=np.vstack([med[ok] - lo[ok], hi[ok] - med[ok]]), capsize=1.5,
+               error_kw={"linewidth": 0.8, "ecolor": "#333333"})
+    else:
+        ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", color="#666666",
+                fontsize=8)
+    for j, a in enumerate(allocs):
+        if g["n_failed"].get(a, 0) > 0:
+            _mark_failures(ax, [xs[j]], styles[a])
+    ax.axhline(0.0, color="#444444", linewidth=0.6)
+    ax.set_xticks([])
+    ax.set_xlim(-0.7, len(allocs) - 0.3)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, axis="y", alpha=0.3)
+
+
 def memory_figure(df: pd.DataFrame) -> Figure:
     """Memory blowup (a small panel per workload, each on its own scale) and peak RSS per
     workload and allocator, at each workload's largest thread count (bars = median over
@@ -272,31 +310,9 @@ def memory_figure(df: pd.DataFrame) -> Figure:
     rss = S.max_threads_stats(S.cell_stats(d, "peak_rss"))
     tmax = d.groupby("workload")["threads"].max()
     tdesc = ", ".join(f"{w} {tmax[w]}" for w in workloads)
-    allocs = list(styles)
     for i, w in enumerate(workloads):
         ax = axd[f"b:{w}"]
-        g = bl[bl["workload"] == w].set_index("allocator")
-        xs = np.arange(len(allocs))
-        med = np.array([g["median"].get(a, np.nan) for a in allocs], dtype=float)
-        lo = np.array([g["min"].get(a, np.nan) for a in allocs], dtype=float)
-        hi = np.array([g["max"].get(a, np.nan) for a in allocs], dtype=float)
-        ok = ~np.isnan(med)
-        if ok.any():
-            ax.bar(xs[ok], med[ok], width=0.8, color=[styles[a]["color"] for a in
-                                                      np.array(allocs)[ok]],
-                   yerr=np.vstack([med[ok] - lo[ok], hi[ok] - med[ok]]), capsize=1.5,
-                   error_kw={"linewidth": 0.8, "ecolor": "#333333"})
-        else:
-            ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center",
-                    color="#666666", fontsize=8)
-        for j, a in enumerate(allocs):
-            if g["n_failed"].get(a, 0) > 0:
-                _mark_failures(ax, [xs[j]], styles[a])
-        ax.axhline(0.0, color="#444444", linewidth=0.6)
-        ax.set_xticks([])
-        ax.set_xlim(-0.7, len(allocs) - 0.3)
-        ax.tick_params(labelsize=7)
-        ax.grid(True, axis="y", alpha=0.3)
+        _allocator_bars(ax, bl[bl["workload"] == w], styles)
         ax.set_title(w, fontsize=9)
         if i == 0:
             ax.set_ylabel("blowup (x)", fontsize=8)
@@ -328,54 +344,71 @@ def _representative(g: pd.DataFrame) -> pd.Series | None:
 
 
 def timeline_figure(df: pd.DataFrame, workload: str = "prodcons") -> Figure:
-    """RSS and live bytes over time (the memory samples) for one workload, one line per
-    allocator, at its largest thread count; the repetition with the median peak RSS."""
+    """RSS and live bytes over time (the memory samples) for one workload at its largest thread
+    count: a panel per allocator (same y scale), RSS as a line in the allocator's colour, the
+    live bytes the workload holds as a grey area; the gap between them is the allocator's
+    overhead. One repetition per allocator: the one with the median peak RSS."""
     d = df[df["workload"] == workload]
     styles = S.allocator_styles(_present(d))
-    fig = _new_figure(10.0, 6.5)
-    axes = fig.subplots(2, 1, sharex=True)
-    if d.empty:
-        for ax in axes:
-            _empty(ax, f"no {workload} runs in this results set")
-        return _finish(fig, [])
+    if d.empty or not styles:
+        fig = _new_figure(8.0, 3.0)
+        _empty(fig.add_subplot(), f"no {workload} runs in this results set")
+        return fig
     tmax = int(d["threads"].max())
     d = d[d["threads"] == tmax]
+    n = len(styles)
+    ncols = min(4, n)
+    nrows = math.ceil(n / ncols)
+    fig = _new_figure(3.4 * ncols + 0.5, 2.6 * nrows + 1.0)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
     notes = []
-    drawn = 0
-    for a, st in styles.items():
+    top = 0.0
+    for ax, (a, st) in zip(axes, styles.items()):
+        ax.set_title(a, fontsize=9, color=st["color"])
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=7)
         rep = _representative(d[d["allocator"] == a])
         if rep is None:
-            if (d[d["allocator"] == a]["status"].isin(("failed", "timeout"))).any():
-                notes.append(f"{a}: failed at {tmax} threads (no samples)")
+            failed = d[(d["allocator"] == a)]["status"].isin(("failed", "timeout")).any()
+            ax.text(0.5, 0.5, f"failed at {tmax} threads" if failed else "no samples",
+                    transform=ax.transAxes, ha="center", va="center", color="#aa0000"
+                    if failed else "#666666")
             continue
-        t = [s.get("t") for s in rep["samples"]]
-        rss = [s.get("rss_bytes") for s in rep["samples"]]
-        live = [s.get("live_bytes") for s in rep["samples"]]
-        # the sampler writes -1 where it could not read RSS
-        rss = [np.nan if v is None or v < 0 else v / (1 << 20) for v in rss]
-        live = [np.nan if v is None or v < 0 else v / (1 << 20) for v in live]
-        axes[0].plot(t, rss, color=st["color"], linestyle=st["linestyle"], label=a, lw=1.5)
-        axes[1].plot(t, live, color=st["color"], linestyle=st["linestyle"], label=a, lw=1.5)
-        drawn += 1
-    if not drawn:
-        _empty(axes[0], "no memory samples recorded")
-    axes[0].set_ylabel("RSS (MiB)")
-    axes[0].set_title(f"{workload} at {tmax} threads: resident memory over time "
-                      "(lower is better)", fontsize=10)
-    axes[1].set_ylabel("live bytes (MiB)")
-    axes[1].set_xlabel("time (s)")
-    axes[1].set_title("bytes the workload holds (the same work for every allocator; "
-                      "RSS above this is the allocator's overhead)", fontsize=10)
-    for ax in axes:
-        ax.grid(True, alpha=0.3)
-        ax.set_ylim(bottom=0)
-    _legend(axes[0])
-    notes.append("One repetition per allocator: the one with the median peak RSS.")
-    return _finish(fig, notes)
+        t = np.array([s.get("t", np.nan) for s in rep["samples"]], dtype=float)
+        # the sampler writes -1 where it could not read a value
+        rss = np.array([s.get("rss_bytes") if (s.get("rss_bytes") or 0) >= 0 else np.nan
+                        for s in rep["samples"]], dtype=float) / (1 << 20)
+        live = np.array([s.get("live_bytes") if (s.get("live_bytes") or 0) >= 0 else np.nan
+                         for s in rep["samples"]], dtype=float) / (1 << 20)
+        ax.fill_between(t, 0, live, color="#bbbbbb", alpha=0.8, linewidth=0, step="post",
+                        label="live bytes")
+        ax.plot(t, rss, color=st["color"], linewidth=1.6, label="RSS")
+        top = np.nanmax(np.concatenate([rss, live, [top]]))
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    for ax in axes[:n]:
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("MiB", fontsize=8)
+        ax.set_xlabel("time (s)", fontsize=8)
+    handles = [plt.Line2D([], [], color="#444444", linewidth=1.6, label="RSS (allocator colour)"),
+               matplotlib.patches.Patch(color="#bbbbbb", label="live bytes (the workload's)")]
+    axes[0].set_ylim(0, top * 1.08 if top > 0 else 1.0)  # shared by every panel
+    fig.suptitle(f"{workload} at {tmax} threads: resident memory (line) over the bytes the "
+                 "workload holds (grey); lower RSS is better", fontsize=10)
+    notes.append("One repetition per allocator (the one with the median peak RSS). Time axes "
+                 "differ: the work is the same, so a faster allocator's run is shorter.")
+    return _finish(fig, notes, legend_handles=handles)
 
 
 # ----------------------------------------------------------------------------------------------
 # perf counters
+
+def _common_reason(df: pd.DataFrame, names) -> str:
+    """The most frequent reason the harness gave for a missing counter (names=None: any)."""
+    reasons = Counter(r for m in df["counters_unavailable"] for k, r in m.items()
+                      if names is None or k in names)
+    return reasons.most_common(1)[0][0] if reasons else ""
+
 
 def counters_figure(df: pd.DataFrame) -> Figure:
     """Each available perf counter divided by the operations the workload counted, per workload
@@ -386,33 +419,33 @@ def counters_figure(df: pd.DataFrame) -> Figure:
     if not names:
         fig = _new_figure(8.0, 3.0)
         ax = fig.add_subplot()
-        reasons = sorted({r for m in df["counters_unavailable"] for r in m.values()})
-        why = ("\n".join(textwrap.wrap(reasons[0], 80)) if reasons else
-               "the results hold no counter values")
+        why = _common_reason(df[df["status"] == "ok"], None)
+        why = "\n".join(textwrap.wrap(why, 80)) if why else "the results hold no counter values"
         _empty(ax, f"no perf counters in this run\n{why}")
         ax.set_title("perf counters per operation (lower is better)", fontsize=10)
         return fig
-    ncols = 2 if len(names) > 1 else 1
-    nrows = math.ceil(len(names) / ncols)
-    fig = _new_figure(max(8.0, 1.4 * len(workloads) * ncols + 2), 2.8 * nrows + 0.8)
-    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
-    for ax, name in zip(axes, names):
+    nrows, ncols = len(names), len(workloads)
+    fig = _new_figure(max(8.0, 1.7 * ncols + 1.5), 1.9 * nrows + 1.4)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, name in enumerate(names):
         d = df.copy()
         d["per_op"] = d[f"counter.{name}"] / d["ops"]
         st = S.max_threads_stats(S.cell_stats(d, "per_op"))
-        if st["median"].notna().any():
-            _grouped_bars(ax, st, styles, workloads)
-        else:
-            _empty(ax, f"{name}: no values")
-        ax.set_title(f"{name} per operation (lower is better)", fontsize=9)
-        ax.tick_params(axis="x", labelsize=7)
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
+        for j, w in enumerate(workloads):
+            ax = axes[i][j]
+            _allocator_bars(ax, st[st["workload"] == w], styles)
+            if i == 0:
+                ax.set_title(w, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{name}\nper op", fontsize=8)
+    fig.suptitle("perf counters per operation, own scale per panel (lower is better)",
+                 fontsize=10)
     missing = sorted({k for m in df["counters_unavailable"] for k in m} - set(names))
     notes = ["At the largest thread count of each workload; counters cover the whole child "
              "process, divided by the operations the workload counted."]
     if missing:
-        notes.append("unavailable: " + ", ".join(missing))
+        why = _common_reason(df[df["status"] == "ok"], missing)
+        notes.append("unavailable: " + ", ".join(missing) + (f" ({why})" if why else ""))
     return _finish(fig, notes, legend_styles=styles)
 
 
