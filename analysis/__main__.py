@@ -57,10 +57,12 @@ def cmd_leaderboard(df, args) -> list[Path]:
     figs["Speedup beside the Hoard paper (ASPLOS 2000)"] = overview_comparison_figure(
         df, load_paper())
     md = out / "leaderboard.md"
-    fig_dir = out / "figures"
     links = {}
-    if (fig_dir / "overview.png").exists():
-        links["overview"] = "figures/overview.png"
+    for cap, rel in (("overview", "figures/overview.png"),
+                     ("memory blowup and peak RSS", "figures/memory.png"),
+                     ("speedup beside the Hoard paper", "paper/paper-comparison.png")):
+        if (out / rel).exists():  # written by `plots` / `paper`
+            links[cap] = rel
     md.write_text(render_markdown(df, links), encoding="utf-8")
     page = out / "leaderboard.html"
     page.write_text(render_html(df, figs), encoding="utf-8")

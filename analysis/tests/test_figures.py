@@ -119,3 +119,20 @@ def test_speedups_arithmetic():
     assert own.loc[("a", 2), "speedup"] == pytest.approx(1.5)
     assert vs.loc[("a", 2), "speedup"] == pytest.approx(3.0)
     assert vs.loc[("a", 2), "speedup_max"] == pytest.approx(3.3)
+
+
+def test_timeline_marks_failed_allocator_and_shares_the_y_scale(write_json):
+    samples_small = [{"t": 0.1 * i, "rss_bytes": (2 + i) << 20, "live_bytes": i << 19}
+                     for i in range(5)]
+    samples_big = [{"t": 0.1 * i, "rss_bytes": (2 + 4 * i) << 20, "live_bytes": i << 19}
+                   for i in range(5)]
+    runs = [make_run("prodcons", "halloc", 2, 0, samples=samples_small),
+            make_run("prodcons", "glibc", 2, 0, samples=samples_big),
+            make_run("prodcons", "student", 2, 0, status="failed")]
+    df = load_results([write_json(make_doc(runs))])
+    fig = F.timeline_figure(df, "prodcons")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["halloc", "glibc", "student"]
+    assert "failed at 2 threads" in _texts(fig)
+    # every panel shows glibc's peak (18 MiB): one y scale for all
+    assert all(ax.get_ylim()[1] >= 18 for ax in fig.axes if ax.get_visible())
