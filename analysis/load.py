@@ -233,7 +233,7 @@ def result_files(paths: Iterable[Path | str] | Path | str) -> list[Path]:
 
 def _run_rows(doc: dict, path: Path) -> list[dict]:
     rows = []
-    run_id = path.parent.name
+    run_id = path.resolve().parent.name  # results/latest -> the run it points to
     for run in doc["runs"]:
         row = {
             "run_id": run_id,
@@ -328,7 +328,7 @@ def load_results(paths: Iterable[Path | str] | Path | str) -> pd.DataFrame:
     df.attrs["allocators"] = allocators
     df.attrs["files"] = [str(f) for f in files]
     df.attrs["warnings"] = notes
-    df.attrs["run_id"] = files[0].parent.name if files else ""
+    df.attrs["run_id"] = files[0].resolve().parent.name if files else ""
     return df.reset_index(drop=True)
 
 

@@ -155,3 +155,11 @@ def test_bad_file_among_shards_names_that_file(tmp_path):
         load_results([d])
     assert "run.shard-2-of-2.json" in str(err.value)
     assert "run.shard-1-of-2.json" not in str(err.value)
+
+
+def test_run_id_follows_the_latest_symlink(tmp_path):
+    write(make_doc([make_run()]), tmp_path / "20261126-041000" / "run.json")
+    (tmp_path / "latest").symlink_to("20261126-041000")
+    df = load_results([tmp_path / "latest"])
+    assert df.attrs["run_id"] == "20261126-041000"
+    assert set(df["run_id"]) == {"20261126-041000"}
