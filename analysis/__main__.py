@@ -93,7 +93,9 @@ def main(argv=None) -> int:
     ap.add_argument("command", choices=sorted(COMMANDS))
     ap.add_argument("run", metavar="RUN_DIR",
                     help="results folder (merges its run*.json) or one results file")
-    ap.add_argument("--out", metavar="DIR", help="base folder for the outputs instead of RUN_DIR (figures/, paper/ and the leaderboard go under it)")
+    ap.add_argument("--out", metavar="DIR",
+                    help="base folder for the outputs instead of RUN_DIR (figures/, paper/ "
+                    "and the leaderboard go under it)")
     args = ap.parse_args(argv)
 
     from .load import load_results

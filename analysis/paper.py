@@ -23,7 +23,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -60,7 +59,8 @@ def load_paper(path: Path | str = PAPER_JSON) -> dict:
 
 
 def machines_note(paper: dict, machine: dict, baseline_threads: int = 1) -> str:
-    return ("Paper (Berger et al., ASPLOS 2000): speedup over the Solaris 7 allocator on 1 processor of a dedicated 14-way 400 MHz "
+    return ("Paper (Berger et al., ASPLOS 2000): speedup over the Solaris 7 allocator on 1 "
+            "processor of a dedicated 14-way 400 MHz "
             "UltraSparc (Sun Enterprise 5000), one thread per processor. "
             f"Ours: speedup over glibc at {baseline_threads} thread(s) on {S.machine_line(machine)}"
             "; threads beyond the core count are oversubscribed (no speedup is possible there). "

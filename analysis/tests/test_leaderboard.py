@@ -1,6 +1,5 @@
 import math
 
-import pandas as pd
 import pytest
 
 from analysis import leaderboard as L
