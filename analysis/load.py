@@ -71,12 +71,13 @@ MAX_PROBLEMS_SHOWN = 12
 class SchemaError(ValueError):
     """A results file that cannot be read or does not follow the allocbench-1 schema."""
 
-    def __init__(self, path: Path | str, problems: list[str]):
+    def __init__(self, path: Path | str, problems: list[str],
+                 header: str = f"not a valid {SCHEMA} results file"):
         self.path = str(path)
         self.problems = list(problems)
         shown = self.problems[:MAX_PROBLEMS_SHOWN]
         more = len(self.problems) - len(shown)
-        lines = [f"{self.path}: not a valid {SCHEMA} results file:"]
+        lines = [f"{self.path}: {header}:"]
         lines += [f"  - {p}" for p in shown]
         if more > 0:
             lines.append(f"  ... and {more} more problem(s)")
@@ -124,7 +125,7 @@ def read_document(path: Path | str) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SchemaError(path, ["file not found"]) from None
+        raise SchemaError(path, ["file not found"], header="no results") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(path, [f"cannot read: {exc}"]) from None
     if not text.strip():
@@ -222,12 +223,13 @@ def result_files(paths: Iterable[Path | str] | Path | str) -> list[Path]:
         if p.is_dir():
             found = sorted(p.glob("run*.json"))
             if not found:
-                raise SchemaError(p, ["folder holds no run*.json results file"])
+                raise SchemaError(p, ["the folder holds no run*.json results file"],
+                                  header="no results")
             files += found
         elif p.exists():
             files.append(p)
         else:
-            raise SchemaError(p, ["no such file or folder"])
+            raise SchemaError(p, ["no such file or folder"], header="no results")
     return files
 
 
