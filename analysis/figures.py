@@ -169,7 +169,8 @@ def _draw_curves(ax, stats: pd.DataFrame, styles: dict, col: str = "median",
                     marker=st["marker"], linestyle=st["linestyle"], markersize=5, linewidth=1.6)
             if lo and len(ok) > 0 and (ok[hi] > ok[lo]).any():
                 ax.fill_between(ok["threads"], ok[lo] / scale, ok[hi] / scale,
-                                color=st["color"], alpha=0.15, linewidth=0)
+                                color=st["color"], alpha=0.15 if len(styles) <= 4 else 0.09,
+                                linewidth=0)
         if failures:
             failed = g[g["n_failed"] > 0]["threads"].tolist()
             _mark_failures(ax, failed, st, label=None if len(ok) else f"{a} (failed)")
@@ -466,8 +467,8 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     for ax, w in zip(axes, workloads):
         d = df[df["workload"] == w]
         stats = S.cell_stats(d, "throughput")
-        scale, unit = _scale(stats["max"].tolist())
-        _draw_curves(ax, stats, styles, scale=scale)
+        scale, unit = _scale(stats["median"].tolist())
+        _draw_curves(ax, stats, styles, scale=scale, lo=None)  # bands: per-workload figures
         _threads_axis(ax, d["threads"].unique())
         ax.set_xlabel("threads", fontsize=8)
         ax.set_ylim(bottom=0)
@@ -499,7 +500,8 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     machine = df.attrs.get("machine") or {}
     run_id = df.attrs.get("run_id", "")
     fig.suptitle(f"allocbench run {run_id}: {S.machine_line(machine)}", fontsize=10)
-    notes = ["Lines: median over repetitions; bands: min..max; x: failed runs."]
+    notes = ["Lines: median over repetitions (the per-workload figures add min..max bands); "
+             "x: failed runs."]
     if noisy:
         notes.append(f"warning: some repetitions vary by more than "
                      f"{100 * S.VARIATION_THRESHOLD:.0f}% in {', '.join(noisy)} "

@@ -82,7 +82,7 @@ def cell_stats(df: pd.DataFrame, value: str = "throughput") -> pd.DataFrame:
 def variation_warnings(stats: pd.DataFrame, threshold: float = VARIATION_THRESHOLD) -> list[str]:
     """Cells whose repetitions vary by more than `threshold` of the median."""
     bad = stats[stats["spread"] > threshold]
-    return [f"{r.workload}/{r.allocator}/{r.threads}t varies {100 * r.spread:.0f}% "
+    return [f"{r.workload}/{r.allocator}/{r.threads}t varies {math.ceil(100 * r.spread)}% "
             f"over {r.n_ok} reps" for r in bad.itertuples()]
 
 
