@@ -69,23 +69,46 @@ PerfCounters::~PerfCounters() {
   }
 }
 
+namespace {
+
+long open_event(const EventSpec& event, pid_t pid, bool exclude_kernel) {
+  perf_event_attr attr{};
+  attr.size = sizeof(attr);
+  attr.type = event.type;
+  attr.config = event.config;
+  attr.disabled = 1;
+  attr.enable_on_exec = 1;
+  attr.inherit = 1;  // count the threads the child creates
+  attr.exclude_kernel = exclude_kernel ? 1 : 0;
+  attr.exclude_hv = 1;
+  attr.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+  return syscall(SYS_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+}  // namespace
+
 void PerfCounters::open(pid_t pid) {
   for (const EventSpec& event : kEvents) {
-    perf_event_attr attr{};
-    attr.size = sizeof(attr);
-    attr.type = event.type;
-    attr.config = event.config;
-    attr.disabled = 1;
-    attr.enable_on_exec = 1;
-    attr.inherit = 1;         // count the threads the child creates
-    attr.exclude_kernel = 1;  // what perf_event_paranoid=2 allows an unprivileged user
-    attr.exclude_hv = 1;
-    attr.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
-    const long fd = syscall(SYS_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
     Counter counter{.name = event.name, .fd = -1, .reason = {}};
-    if (fd < 0) {
+    // Kernel-side counting first (page faults and context switches happen in the kernel);
+    // user-space only where perf_event_paranoid forbids more.
+    long fd = open_event(event, pid, false);
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+      fd = open_event(event, pid, true);
+      if (fd >= 0 && event.type == PERF_TYPE_SOFTWARE &&
+          event.config == PERF_COUNT_SW_CONTEXT_SWITCHES) {
+        // Switches are counted in kernel context, so a user-only counter reads 0: useless.
+        close(static_cast<int>(fd));
+        fd = -1;
+        counter.reason = fmt::format(
+            "context switches are counted in the kernel, and kernel.perf_event_paranoid={} "
+            "allows only user-space counting (which would read 0)",
+            paranoid_level());
+      }
+    }
+    if (fd < 0 && counter.reason.empty()) {
       counter.reason = explain(errno, event.type);
-    } else {
+    } else if (fd >= 0) {
       counter.fd = static_cast<int>(fd);
     }
     counters_.push_back(std::move(counter));
