@@ -27,6 +27,9 @@ std::size_t UserOffset(std::size_t alignment) {
 
 void* LargeAlloc(std::size_t size, std::size_t alignment) {
   if (alignment > kMaxAlignment) return nullptr;
+  // Even a zero-byte object must lie inside its mapping: its granule in the page map must not
+  // be one a superblock could take.
+  if (size == 0) size = 1;
   std::size_t offset = UserOffset(alignment);
   if (size > PTRDIFF_MAX - offset - kSuperblockSize) return nullptr;
   std::size_t map_size = RoundUp(offset + size, kPageSize);
@@ -54,6 +57,7 @@ void LargeFree(LargeHeader* h) {
 }
 
 bool LargeResizeInPlace(LargeHeader* h, std::size_t size) {
+  if (size == 0) size = 1;
   std::size_t offset = static_cast<std::size_t>(static_cast<char*>(h->user) - h->base());
   if (size > PTRDIFF_MAX - offset - kSuperblockSize) return false;
   std::size_t map_size = RoundUp(offset + size, kPageSize);

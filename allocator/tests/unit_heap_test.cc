@@ -168,6 +168,18 @@ TEST(Large, AlignmentIsHonouredUpToAMegabyte) {
   }
 }
 
+TEST(Large, ZeroByteObjectsLieInsideTheirOwnMapping) {
+  // With an alignment of S or more the object starts a granule; were it empty, that granule
+  // could later hold a superblock whose page-map entry the object's free would erase.
+  for (std::size_t align = kSuperblockSize; align <= 4 * kSuperblockSize; align *= 2) {
+    auto* p = static_cast<char*>(AlignedAlloc(align, 0));
+    ASSERT_NE(p, nullptr);
+    EXPECT_GE(UsableSize(p), 1u);
+    p[0] = 1;  // inside the mapping, or this faults
+    Free(p);
+  }
+}
+
 TEST(Large, ReallocKeepsContentsWhileGrowingAndShrinking) {
   std::size_t size = kLargeThreshold + 100;
   auto* p = static_cast<unsigned char*>(Malloc(size));
