@@ -129,7 +129,7 @@ AllocatorInfo halloc_variant(const std::string& name) {
                             fs::weakly_canonical(path, error).string());
     return info;
   }
-  info.path = fs::weakly_canonical(path, error).string();
+  info.path = fs::absolute(path, error).lexically_normal().string();
   info.found = true;
   info.version = library_version(*info.path);
   return info;

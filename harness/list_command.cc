@@ -21,11 +21,10 @@ int list_command(const std::vector<std::string>& args) {
   fmt::print("\nAllocators (or any path to a .so, or NAME=PATH):\n");
   for (const std::string& name : known_allocator_names()) {
     const AllocatorInfo info = resolve_allocator(name);
-    fmt::print("  {:<14} {:<6} {}{}{}\n", info.name, info.found ? "found" : "-",
-               info.path.value_or(""), info.version ? " (" + *info.version + ")" : "",
-               info.note && info.found ? "" : info.note.value_or(""));
-    if (info.found && info.note && !info.path)
-      fmt::print("  {:<14} {:<6} {}\n", "", "", *info.note);
+    const std::string version = info.version ? " (" + *info.version + ")" : "";
+    const std::string where =
+        info.found ? info.path.value_or(info.note.value_or("")) + version : info.note.value_or("");
+    fmt::print("  {:<14} {:<6} {}\n", info.name, info.found ? "found" : "-", where);
   }
   return 0;
 }
