@@ -44,12 +44,12 @@ int ChildAllocates() {
 // status, or -1 (after killing it) when it did not finish.
 int WaitWithTimeout(pid_t pid, int timeout_ms) {
   int status = 0;
-  for (int waited = 0; waited < timeout_ms; ++waited) {
+  for (int waited = 0; waited < timeout_ms * 20; ++waited) {
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid) return status;
     if (r < 0 && errno != EINTR) return -2;
-    struct timespec ms = {0, 1000000};
-    nanosleep(&ms, nullptr);
+    struct timespec pause = {0, 50000};
+    nanosleep(&pause, nullptr);
   }
   kill(pid, SIGKILL);
   waitpid(pid, &status, 0);
@@ -155,10 +155,14 @@ void ForkFromHandler(int) {
   pid_t pid = fork();
   if (pid == 0) _exit(ChildAllocates());  // still inside the handler
   if (pid > 0) {
-    int status = WaitWithTimeout(pid, 20000);
+    int status = WaitWithTimeout(pid, 10000);
     if (status != 0) g_child_failures = g_child_failures + 1;
     g_forks = g_forks + 1;
   }
+  // One-shot, re-armed here: a periodic timer would fire again while this handler runs and
+  // starve the main loop.
+  struct itimerval next = {{0, 0}, {0, 1000}};
+  if (g_forks < 300 && g_child_failures == 0) setitimer(ITIMER_REAL, &next, nullptr);
   errno = saved;
 }
 
@@ -167,13 +171,14 @@ int ForkFromSignalHandlerInsideMalloc() {
   sa.sa_handler = ForkFromHandler;
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGALRM, &sa, nullptr) != 0) return 30;
-  struct itimerval every = {{0, 2000}, {0, 2000}};
-  if (setitimer(ITIMER_REAL, &every, nullptr) != 0) return 31;
+  struct itimerval first = {{0, 0}, {0, 1000}};
+  if (setitimer(ITIMER_REAL, &first, nullptr) != 0) return 31;
 
   void* held[128] = {};
   unsigned x = 7;
   auto start = std::chrono::steady_clock::now();
-  while (g_forks < 300 && std::chrono::steady_clock::now() - start < std::chrono::seconds(6)) {
+  while (g_forks < 300 && g_child_failures == 0 &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(6)) {
     x = x * 1103515245 + 12345;
     std::size_t i = (x >> 8) % 128;
     std::size_t n = (x >> 16) % ((x & 1) ? 200 : 40000);
