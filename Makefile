@@ -64,7 +64,8 @@ test-python: deps
 bench: build
 	$(BUILD)/bin/allocbench sweep $(sweep_args) --out results/$(RUN_ID)
 	ln -sfn $(RUN_ID) results/latest
-	$(MAKE) --no-print-directory plots leaderboard paper RUN=results/$(RUN_ID)
+	$(MAKE) --no-print-directory plots paper leaderboard RUN=results/$(RUN_ID)
+	@echo "bench: open results/$(RUN_ID)/leaderboard.html (figures/ and paper/ beside it)"
 
 plots: deps
 	$(PYTHON) -m analysis plots $(RUN)
