@@ -129,7 +129,7 @@ TEST(Sweep, RecordsCrashesTimeoutsAndMissingAllocatorsAndGoesOn) {
   const ChildResult result = allocbench(
       {"sweep", "--workloads", "threadtest,larson", "--allocators",
        std::string("glibc,") + CRASHING_MALLOC + "," + HANGING_MALLOC + ",/nonexistent/libghost.so",
-       "--threads", "1,2", "--reps", "1", "--duration", "0.05", "--timeout", "2", "--param",
+       "--threads", "1,2", "--reps", "1", "--duration", "0.05", "--timeout", "3", "--param",
        "threadtest.objects=10000", "--param", "threadtest.iterations=30",
        // Enough mallocs before larson's clock starts for the faulty allocators to fault.
        "--param", "larson.slots=250000", "--param", "larson.max_size=16", "--no-micro",
