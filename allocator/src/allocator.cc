@@ -12,26 +12,12 @@
 #include "heap.h"
 #include "large.h"
 #include "page_map.h"
+#include "report.h"
 #include "thread_binding.h"
 #include "thread_cache.h"
 
 namespace halloc {
 namespace {
-
-[[gnu::cold, noreturn]] void InvalidPointer(const char* what, const void* p) {
-  // No stdio: it may allocate, and the heap may be corrupt.
-  char msg[96];
-  char* out = msg;
-  for (const char* s = "halloc: "; *s;) *out++ = *s++;
-  for (const char* s = what; *s;) *out++ = *s++;
-  for (const char* s = "(): invalid pointer 0x"; *s;) *out++ = *s++;
-  auto v = reinterpret_cast<std::uintptr_t>(p);
-  for (int shift = 60; shift >= 0; shift -= 4) *out++ = "0123456789abcdef"[(v >> shift) & 15];
-  *out++ = '\n';
-  ssize_t ignored = write(STDERR_FILENO, msg, static_cast<std::size_t>(out - msg));
-  (void)ignored;
-  abort();
-}
 
 [[gnu::cold]] void* OutOfMemory() {
   errno = ENOMEM;
@@ -44,8 +30,17 @@ namespace {
     return OutOfMemory();
   ReleaseList release;
   heap->lock.Lock();
-  void* p = heap->Alloc(c, release);
-  if (kThreadCache && p) tls_cache.Refill(heap, c, release);
+  void* p;
+  if constexpr (kThreadCache) {
+    if (kCacheLimits.blocks[c] > 0) {
+      tls_cache.Refill(heap, c, release);
+      p = tls_cache.Pop(c);
+    } else {
+      p = heap->Alloc(c, release);
+    }
+  } else {
+    p = heap->Alloc(c, release);
+  }
   heap->lock.Unlock();
   if (release.head) [[unlikely]]
     release.ReleaseAll();
@@ -75,11 +70,33 @@ inline void* SmallAlloc(std::uint32_t c) {
     release.ReleaseAll();
 }
 
-void* LargeOrFail(std::size_t size, std::size_t alignment) {
+[[gnu::noinline]] void* LargeOrFail(std::size_t size, std::size_t alignment) {
   if (size > PTRDIFF_MAX) return OutOfMemory();
   EnsureInitialized();
   void* p = LargeAlloc(size, alignment);
   return p ? p : OutOfMemory();
+}
+
+// Everything but a push onto a cache with room: flushing a full cache, blocks of other heaps,
+// uncached classes and large objects.
+[[gnu::noinline]] void FreeSlow(void* p, PageMap::Entry e) {
+  if (Superblock* sb = e.superblock()) [[likely]] {
+    if constexpr (kThreadCache) {
+      std::uint32_t c = sb->size_class;
+      if (sb->owner.load(std::memory_order_relaxed) == tls_heap && sb->IsBlockBoundary(p) &&
+          kCacheLimits.blocks[c] > 0) {
+        tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
+        tls_cache.Push(c, p);
+        return;
+      }
+    }
+    SmallFree(sb, p);
+    return;
+  }
+  LargeHeader* large = e.large();
+  if (large == nullptr || large->user != p) [[unlikely]]
+    InvalidPointer("free", p);
+  LargeFree(large);
 }
 
 }  // namespace
@@ -90,30 +107,23 @@ void* Malloc(std::size_t size) {
   return LargeOrFail(size, kMinAlign);
 }
 
+// The fast path: a block of the thread's own heap goes onto its cache (a page-map lookup,
+// a boundary check, and a push; no lock, no atomic read-modify-write).
 void Free(void* p) {
   if (p == nullptr) return;
   PageMap::Entry e = g_page_map.Lookup(p);
-  if (Superblock* sb = e.superblock()) [[likely]] {
-    if constexpr (kThreadCache) {
-      // The fast path: a block of the thread's own heap goes into its cache.
-      if (sb->owner.load(std::memory_order_relaxed) == tls_heap && sb->IsBlockBoundary(p))
-          [[likely]] {
-        std::uint32_t c = sb->size_class;
-        if (tls_cache.Full(c)) [[unlikely]]
-          tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
-        if (kCacheLimits.blocks[c] > 0) [[likely]] {
-          tls_cache.Push(c, p);
-          return;
-        }
+  if constexpr (kThreadCache) {
+    Superblock* sb = e.superblock();
+    if (sb && sb->owner.load(std::memory_order_relaxed) == tls_heap && sb->IsBlockBoundary(p))
+        [[likely]] {
+      std::uint32_t c = sb->size_class;
+      if (!tls_cache.Full(c)) [[likely]] {
+        tls_cache.Push(c, p);
+        return;
       }
     }
-    SmallFree(sb, p);
-    return;
   }
-  LargeHeader* large = e.large();
-  if (large == nullptr || large->user != p) [[unlikely]]
-    InvalidPointer("free", p);
-  LargeFree(large);
+  FreeSlow(p, e);
 }
 
 std::size_t UsableSize(const void* p) {

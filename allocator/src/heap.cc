@@ -110,18 +110,34 @@ void Heap::Disown(Superblock* sb) {
   --superblocks;
 }
 
-void* Heap::Alloc(std::uint32_t c, ReleaseList& release) {
+// The fullest superblock of class c with a free block, from the global heap or the OS if
+// this heap has none.
+Superblock* Heap::NonFull(std::uint32_t c, ReleaseList& release) {
   Superblock* const* groups = lists[c];
   Superblock* sb = groups[kGroups - 1];
   for (std::uint32_t g = kGroups - 1; sb == nullptr && g-- > 0;) sb = groups[g];
-  if (sb == nullptr) [[unlikely]] {
+  if (sb == nullptr) [[unlikely]]
     sb = Acquire(c, release);
-    if (sb == nullptr) return nullptr;
-  }
+  return sb;
+}
+
+void* Heap::Alloc(std::uint32_t c, ReleaseList& release) {
+  Superblock* sb = NonFull(c, release);
+  if (sb == nullptr) return nullptr;
   void* p = sb->Pop();
   in_use += sb->block_size;
   Refile(sb);
   return p;
+}
+
+std::uint32_t Heap::AllocChain(std::uint32_t c, std::uint32_t n, FreeBlock*& chain,
+                               FreeBlock*& tail, ReleaseList& release) {
+  Superblock* sb = NonFull(c, release);
+  if (sb == nullptr) return 0;
+  std::uint32_t got = sb->PopChain(n, chain, tail);
+  in_use += std::size_t{got} * sb->block_size;
+  Refile(sb);
+  return got;
 }
 
 // Called when this heap has no free block of class c: Hoard takes a superblock from the global
@@ -147,6 +163,18 @@ Superblock* Heap::Acquire(std::uint32_t c, ReleaseList& release) {
 void Heap::Free(Superblock* sb, void* p, ReleaseList& release) {
   sb->Push(p);
   in_use -= sb->block_size;
+  Released(sb, release);
+}
+
+void Heap::FreeChain(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n,
+                     ReleaseList& release) {
+  sb->PushChain(first, last, n);
+  in_use -= std::size_t{n} * sb->block_size;
+  Released(sb, release);
+}
+
+// After blocks went back to sb: refile it, and restore what the heap guarantees.
+void Heap::Released(Superblock* sb, ReleaseList& release) {
   if (is_global) {
     if (sb->empty()) {
       Disown(sb);

@@ -64,8 +64,15 @@ struct alignas(kCacheLine) Heap {
 
   // A block of class c, or nullptr when the OS refuses memory. Lock held.
   void* Alloc(std::uint32_t c, ReleaseList& release);
+  // Up to n blocks of class c as a chain from `chain` to `tail` (at least one unless the OS
+  // refuses memory); returns how many. Lock held.
+  std::uint32_t AllocChain(std::uint32_t c, std::uint32_t n, FreeBlock*& chain, FreeBlock*& tail,
+                           ReleaseList& release);
   // Returns p, a block of sb (which this heap owns), to sb. Lock held.
   void Free(Superblock* sb, void* p, ReleaseList& release);
+  // Returns a chain of n blocks of sb, first to last. Lock held.
+  void FreeChain(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n,
+                 ReleaseList& release);
   // Gives every superblock with free space to the global heap (its last thread left). Lock held.
   void FlushToGlobal(ReleaseList& release);
 
@@ -77,6 +84,8 @@ struct alignas(kCacheLine) Heap {
   void Link(Superblock* sb);
   void Unlink(Superblock* sb);
   void Refile(Superblock* sb);
+  Superblock* NonFull(std::uint32_t c, ReleaseList& release);
+  void Released(Superblock* sb, ReleaseList& release);
   Superblock* Acquire(std::uint32_t c, ReleaseList& release);
   Superblock* FindMostlyEmpty(const Superblock* keep);
   void Rebalance(const Superblock* keep, ReleaseList& release);

@@ -57,6 +57,42 @@ struct alignas(kCacheLine) Superblock {
     return data() + std::size_t{bump++} * block_size;
   }
 
+  // Hands out up to n blocks as a chain from `chain` to `tail` (whose next is nullptr);
+  // returns how many.
+  std::uint32_t PopChain(std::uint32_t n, FreeBlock*& chain, FreeBlock*& tail) {
+    std::uint32_t got = 0;
+    FreeBlock* head = nullptr;
+    tail = free_list ? free_list
+                     : reinterpret_cast<FreeBlock*>(data() + std::size_t{bump} * block_size);
+    while (got < n && free_list) {
+      FreeBlock* b = free_list;
+      free_list = b->next;
+      b->next = head;
+      head = b;
+      ++got;
+    }
+    while (got < n && bump < capacity) {
+      auto* b = reinterpret_cast<FreeBlock*>(data() + std::size_t{bump++} * block_size);
+      b->next = head;
+      head = b;
+      ++got;
+    }
+    used += got;
+    chain = head;
+    return got;
+  }
+
+  // Takes back a chain of n blocks from first to last (all of this superblock).
+  void PushChain(FreeBlock* first, FreeBlock* last, std::uint32_t n) {
+    last->next = free_list;
+    free_list = first;
+    used -= n;
+    if (used == 0) {
+      free_list = nullptr;
+      bump = 0;
+    }
+  }
+
   void Push(void* p) {
     auto* b = static_cast<FreeBlock*>(p);
     b->next = free_list;
@@ -76,6 +112,13 @@ struct alignas(kCacheLine) Superblock {
     if (offset >= std::uintptr_t{capacity} * block_size) return false;
     std::uint64_t index = (offset * kSizeClasses.reciprocal[size_class]) >> 40;
     return index * block_size == offset;
+  }
+
+  // Whether p, known to be at a block boundary, was carved out since the last format.
+  bool IsCarved(const void* p) const {
+    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(this) -
+               kSuperblockHeader <
+           std::uintptr_t{bump} * block_size;
   }
 
   // Whether p is the start of a block that was carved out of this superblock.

@@ -26,7 +26,7 @@ constexpr CacheLimits BuildCacheLimits() {
   CacheLimits l;
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     std::size_t n = kPolicy.cache_bytes / kSizeClasses.block_size[c];
-    l.blocks[c] = static_cast<std::uint16_t>(n < 64 ? n : 64);
+    l.blocks[c] = static_cast<std::uint16_t>(n < 256 ? n : 256);
     l.bound_bytes += std::size_t{l.blocks[c]} * kSizeClasses.block_size[c];
   }
   return l;
