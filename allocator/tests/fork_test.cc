@@ -24,12 +24,13 @@ namespace {
 int ChildAllocates() {
   static const std::size_t kSizes[] = {0, 1, 16, 48, 100, 1000, 4000, 20000, 70000, 1 << 20};
   void* blocks[64];
-  for (int round = 0; round < 4; ++round) {
+  for (int round = 0; round < 2; ++round) {
     for (int i = 0; i < 64; ++i) {
       std::size_t n = kSizes[(i + round) % 10];
       blocks[i] = malloc(n);
       if (blocks[i] == nullptr) return 10;
-      memset(blocks[i], i, n);
+      memset(blocks[i], i, n < 4096 ? n : 4096);  // the head, and the last byte below
+      if (n) static_cast<unsigned char*>(blocks[i])[n - 1] = static_cast<unsigned char>(i);
     }
     for (int i = 0; i < 64; ++i) {
       std::size_t n = kSizes[(i + round) % 10];

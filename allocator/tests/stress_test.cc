@@ -34,7 +34,7 @@ bool Intact(const Block& b) {
 TEST(Stress, CrossThreadFreesKeepInvariants) {
   ASSERT_EQ(halloc_test::WhyNotServed(), "");
   const int threads = 8;
-  const int ops = halloc_test::Scaled(200000, 4);
+  const int ops = 200000;
   const std::size_t s = halloc_test::Params().superblock_size;
   std::vector<Inbox> inboxes(threads);
   std::atomic<int> corrupted{0};
