@@ -250,11 +250,13 @@ Superblock* Heap::TakeForClass(std::uint32_t c) {
   return nullptr;
 }
 
-void Heap::FlushToGlobal(ReleaseList& release) {
+void Heap::Trim(ReleaseList& release) {
   if (!kPolicy.use_global_heap || is_global) return;
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     for (std::uint32_t g = 0; g < kGroups; ++g) {
-      while (Superblock* sb = lists[c][g]) {
+      for (Superblock *sb = lists[c][g], *next; sb; sb = next) {
+        next = sb->next;
+        if (!MostlyEmpty(sb)) continue;
         Disown(sb);
         GiveToGlobal(sb, release);
       }

@@ -73,8 +73,10 @@ struct alignas(kCacheLine) Heap {
   // Returns a chain of n blocks of sb, first to last. Lock held.
   void FreeChain(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n,
                  ReleaseList& release);
-  // Gives every superblock with free space to the global heap (its last thread left). Lock held.
-  void FlushToGlobal(ReleaseList& release);
+  // Its last thread left: gives every superblock at least f empty to the global heap, where
+  // any thread can use it, and keeps the fuller ones for the next thread that binds here
+  // (which, as in larson, often inherits and frees their blocks). Lock held.
+  void Trim(ReleaseList& release);
 
   // Filing, with the counters kept in step. Lock held.
   void Adopt(Superblock* sb);

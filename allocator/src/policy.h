@@ -33,7 +33,7 @@ inline constexpr Policy kHallocPolicy{
     .max_heaps = 256,
     .use_global_heap = true,
     .empty_reserve = 16,
-    .cache_bytes = 4 << 10,
+    .cache_bytes = 16 << 10,
 };
 
 // Berger et al., ASPLOS 2000: S = 8 KiB, b = 1.2, f = 1/4, K = 4, 2P heaps, a lock per heap.

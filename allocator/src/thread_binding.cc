@@ -37,7 +37,7 @@ void UnbindThread(void* arg) {
   ReleaseList release;
   {
     LockGuard guard(heap->lock);
-    heap->FlushToGlobal(release);
+    heap->Trim(release);
   }
   release.ReleaseAll();
 }

@@ -1,7 +1,7 @@
 // Which heap serves the calling thread. A thread binds on its first allocation to a heap no
 // other thread uses (creating heaps up to the policy's count), or, when every heap is taken,
 // to the one with the fewest threads. It unbinds when it exits, and the last thread to leave
-// a heap gives the heap's free space to the global heap.
+// a heap gives the heap's mostly-empty superblocks to the global heap.
 //
 // The binding lives in initial-exec TLS, so the fast path reads it with one instruction and no
 // call into the dynamic loader.
