@@ -58,7 +58,7 @@ class FalseSharing : public ::testing::Test {
     ASSERT_EQ(halloc_test::WhyNotServed(), "");
     params_ = halloc_test::Params();
     // One heap per thread needs threads <= heaps.
-    threads_ = static_cast<int>(std::min<std::size_t>(4, params_.max_heaps));
+    threads_ = static_cast<int>(std::min<std::size_t>(8, params_.max_heaps));
   }
   bool SingleHeap() const { return params_.max_heaps == 1; }
 

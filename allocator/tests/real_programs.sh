@@ -106,6 +106,8 @@ if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
   same git_log bash -c "git -C '$repo' log --oneline | head -50"
   same git_status git -C "$repo" status --porcelain
   same git_count git -C "$repo" rev-list --count HEAD
+  same git_index bash -c "git -C '$repo' ls-files -s | md5sum"
+  same git_log_stat bash -c "git -C '$repo' log --stat -30 HEAD | md5sum"
 else
   echo "skip git: $repo is not a git repository"
 fi
