@@ -4,6 +4,7 @@
 // halloc_check runs periodically and at the end.
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <cerrno>
 #include <mutex>
 #include <random>
@@ -136,7 +137,8 @@ TEST_F(RandomOps, SingleThreadedManySeeds) {
 }
 
 // Threads run random sequences and pass some of their blocks to each other through a shared
-// exchange, so many frees happen on a thread other than the allocating one.
+// exchange, so many frees happen on a thread other than the allocating one. Four times per
+// run every thread stops at a barrier and the checker runs while no thread is in the allocator.
 TEST_F(RandomOps, MultiThreadedWithCrossThreadFrees) {
   const int seeds = halloc_test::Scaled(6, 3);
   const int threads = 4;
@@ -147,6 +149,8 @@ TEST_F(RandomOps, MultiThreadedWithCrossThreadFrees) {
     std::vector<Block> exchange;
     std::atomic<bool> failed{false};
     std::vector<std::string> errors(threads);
+    const int phase = ops / 4;
+    std::barrier sync(threads);
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
@@ -154,7 +158,19 @@ TEST_F(RandomOps, MultiThreadedWithCrossThreadFrees) {
         std::vector<Block> live;
         std::uint64_t tag =
             (static_cast<std::uint64_t>(seed) << 40) | (static_cast<std::uint64_t>(t) << 32);
-        for (int i = 0; i < ops && !failed; ++i) {
+        for (int i = 0; i < ops; ++i) {
+          if (i % phase == phase - 1) {
+            // All threads pause outside the allocator while one runs the checker.
+            sync.arrive_and_wait();
+            if (t == 0 && !failed) {
+              if (std::string err = halloc_test::CheckInvariants(); !err.empty()) {
+                errors[t] = "halloc_check at op " + std::to_string(i) + ": " + err;
+                failed = true;
+              }
+            }
+            sync.arrive_and_wait();
+          }
+          if (failed) continue;  // keep arriving at the barrier
           std::string err = Step(rng, live, tag, s_);
           if (err.empty() && i % 16 == 0 && !live.empty()) {
             // Give one block away and adopt one that another thread gave.
