@@ -76,6 +76,54 @@ TEST_F(Conformance, MallocZeroReturnsUniqueFreeablePointers) {
   EXPECT_EQ(halloc_test::CheckInvariants(), "");
 }
 
+TEST_F(Conformance, ZeroSizedRequestsOfEveryKindAreUniqueBlocks) {
+  std::vector<void*> blocks;
+  auto keep = [&](void* p, std::size_t align, const char* how) {
+    ASSERT_NE(p, nullptr) << how << " align " << align;
+    ASSERT_TRUE(Aligned(p, align)) << how << " align " << align;
+    for (void* q : blocks) ASSERT_NE(p, q) << how << " align " << align << " returned a live block";
+    malloc_usable_size(p);  // must know the pointer (aborts on a foreign one)
+    blocks.push_back(p);
+  };
+  for (int i = 0; i < 8; ++i) {
+    keep(calloc(0, 0), 16, "calloc(0, 0)");
+    keep(realloc(nullptr, 0), 16, "realloc(NULL, 0)");
+    keep(valloc(0), page_, "valloc(0)");
+    for (std::size_t a = 16; a <= (std::size_t{1} << 20); a *= 2) {
+      keep(aligned_alloc(a, 0), a, "aligned_alloc(a, 0)");
+      keep(memalign(a, 0), a, "memalign(a, 0)");
+      void* p = nullptr;
+      ASSERT_EQ(posix_memalign(&p, a, 0), 0);
+      keep(p, a, "posix_memalign(a, 0)");
+    }
+  }
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+  for (void* p : blocks) free(p);
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+  EXPECT_EQ(malloc_usable_size(nullptr), 0u);
+}
+
+TEST_F(Conformance, AlignmentsBeyondTheSuperblockAreHonoured) {
+  for (std::size_t a : {params_.superblock_size, 2 * params_.superblock_size, std::size_t{1} << 20,
+                        std::size_t{4} << 20}) {
+    for (std::size_t n : {std::size_t{1}, std::size_t{100}, a / 2, a + 1}) {
+      SCOPED_TRACE(std::to_string(a) + " / " + std::to_string(n));
+      void* p = aligned_alloc(a, n);
+      ASSERT_NE(p, nullptr);
+      EXPECT_TRUE(Aligned(p, a));
+      ASSERT_GE(malloc_usable_size(p), n);
+      memset(p, 0x77, malloc_usable_size(p));
+      void* q = nullptr;
+      ASSERT_EQ(posix_memalign(&q, a, n), 0);
+      EXPECT_TRUE(Aligned(q, a));
+      memset(q, 0x78, n);
+      free(p);
+      free(q);
+    }
+  }
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+}
+
 TEST_F(Conformance, ImpossibleSizesFailWithEnomem) {
   const std::size_t kTooBig[] = {SIZE_MAX, SIZE_MAX - 4096, std::size_t{PTRDIFF_MAX} + 1,
                                  std::size_t{PTRDIFF_MAX} + 4096 * 8};
