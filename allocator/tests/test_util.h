@@ -152,7 +152,7 @@ inline void Fill(void* p, std::size_t n, std::uint64_t tag) {
   std::size_t words = n / 8;
   for (std::size_t k = 0; k < words; ++k) {
     std::uint64_t w = PatternWord(tag, k);
-    std::memcpy(b + 8 * k, &w, 8);
+    __builtin_memcpy(b + 8 * k, &w, 8);  // builtin: the tests build with -fno-builtin
   }
   for (std::size_t i = 8 * words; i < n; ++i) b[i] = PatternByte(tag, i);
 }
@@ -162,7 +162,7 @@ inline std::size_t FirstMismatch(const void* p, std::size_t n, std::uint64_t tag
   std::size_t k = 0;
   for (; k < n / 8; ++k) {
     std::uint64_t w;
-    std::memcpy(&w, b + 8 * k, 8);
+    __builtin_memcpy(&w, b + 8 * k, 8);
     if (w != PatternWord(tag, k)) break;
   }
   for (std::size_t i = 8 * k; i < n; ++i) {
