@@ -10,6 +10,7 @@ void Superblock::Format(std::uint32_t c) {
   size_class = c;
   block_size = kSizeClasses.block_size[c];
   capacity = kSizeClasses.capacity[c];
+  reciprocal = kSizeClasses.reciprocal[c];
   group = 0;
 }
 

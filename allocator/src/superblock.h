@@ -31,7 +31,8 @@ struct alignas(kCacheLine) Superblock {
   std::uint32_t size_class;
   std::uint32_t block_size;
   std::uint32_t capacity;
-  std::uint32_t group;  // fullness group it is filed under (see heap.h)
+  std::uint32_t group;       // fullness group it is filed under (see heap.h)
+  std::uint64_t reciprocal;  // kSizeClasses.reciprocal of its class: offset -> block index
 
   static Superblock* Of(const void* p) {
     return reinterpret_cast<Superblock*>(reinterpret_cast<std::uintptr_t>(p) &
@@ -107,11 +108,11 @@ struct alignas(kCacheLine) Superblock {
   // Whether p is at a block boundary. Reads only what cannot change while a block is live, so
   // it needs no lock when p is (claimed to be) a live block.
   bool IsBlockBoundary(const void* p) const {
+    // A pointer into the header wraps to a huge offset, which no index times block_size meets.
     std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(p) -
                             reinterpret_cast<std::uintptr_t>(this) - kSuperblockHeader;
-    if (offset >= std::uintptr_t{capacity} * block_size) return false;
-    std::uint64_t index = (offset * kSizeClasses.reciprocal[size_class]) >> 40;
-    return index * block_size == offset;
+    std::uint64_t index = (offset * reciprocal) >> 40;
+    return index < capacity && index * block_size == offset;
   }
 
   // Whether p, known to be at a block boundary, was carved out since the last format.
@@ -122,13 +123,7 @@ struct alignas(kCacheLine) Superblock {
   }
 
   // Whether p is the start of a block that was carved out of this superblock.
-  bool IsBlockStart(const void* p) {
-    std::uintptr_t offset =
-        reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(data());
-    if (offset >= std::uintptr_t{bump} * block_size) return false;
-    std::uint64_t index = (offset * kSizeClasses.reciprocal[size_class]) >> 40;
-    return index * block_size == offset;
-  }
+  bool IsBlockStart(const void* p) const { return IsBlockBoundary(p) && IsCarved(p); }
 };
 
 static_assert(sizeof(Superblock) <= kSuperblockHeader);
