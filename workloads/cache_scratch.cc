@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "workloads/false_sharing.h"
 #include "workloads/thread_team.h"
 #include "workloads/workload.h"
 
@@ -27,13 +28,7 @@ Outcome run_cache_scratch(const RunContext& context) {
     ThreadStats& stats = context.stats.slot(index);
     std::free(handed_out[index]);
     stats.on_free(size);
-    for (uint64_t round = 0; round < iterations; ++round) {
-      void* object = std::malloc(size);
-      stats.on_alloc(size);
-      write_object(object, size, writes);
-      std::free(object);
-      stats.on_free(size);
-    }
+    churn_written_objects(stats, iterations, size, writes);
   });
   return {seconds};
 }
@@ -43,14 +38,7 @@ Outcome run_cache_scratch(const RunContext& context) {
 const Workload kCacheScratch = {
     .name = "cache-scratch",
     .summary = "passive false sharing: threads free objects handed out by main, then churn",
-    .params =
-        {
-            {"iterations", 1000, 1, 1e12, true,
-             "allocate-write-free rounds in total, split across threads (Hoard suite: 1000)"},
-            {"size", 8, 1, 1 << 20, true, "object size in bytes (paper: 8-byte objects)"},
-            {"writes", 50000, 1, 1e12, true,
-             "times each object is written in full (our choice, for sub-second runs)"},
-        },
+    .params = false_sharing_params(),
     .slots_per_thread = 1,
     .run = run_cache_scratch,
     .check = nullptr,

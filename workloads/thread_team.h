@@ -29,13 +29,4 @@ double run_team(int threads, Body body) {
   return seconds_since(began);
 }
 
-// Writes every byte of an object `times` times through a volatile pointer, so the stores
-// reach the cache line (what the false-sharing workloads measure) and are not optimised away.
-inline void write_object(void* object, size_t size, uint64_t times) {
-  volatile char* bytes = static_cast<volatile char*>(object);
-  for (uint64_t round = 0; round < times; ++round) {
-    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>(bytes[i] + 1);
-  }
-}
-
 }  // namespace allocbench
