@@ -82,12 +82,20 @@ inline void* SmallAlloc(std::uint32_t c) {
 [[gnu::noinline]] void FreeSlow(void* p, PageMap::Entry e) {
   if (Superblock* sb = e.superblock()) [[likely]] {
     if constexpr (kThreadCache) {
-      std::uint32_t c = sb->size_class;
-      if (sb->owner.load(std::memory_order_relaxed) == tls_heap && sb->IsBlockBoundary(p) &&
-          kCacheLimits.blocks[c] > 0) {
-        tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
-        tls_cache.Push(c, p);
-        return;
+      if (sb->IsBlockBoundary(p)) {
+        std::uint32_t c = sb->size_class;
+        // Only a bound thread batches: its exit hook flushes what it still holds.
+        Heap* mine = tls_heap;
+        if (sb->owner.load(std::memory_order_relaxed) != mine) {
+          if (mine) {
+            tls_cache.PushRemote(p);
+            return;
+          }
+        } else if (kCacheLimits.blocks[c] > 0) {
+          tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
+          tls_cache.Push(c, p);
+          return;
+        }
       }
     }
     SmallFree(sb, p);

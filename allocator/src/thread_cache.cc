@@ -54,8 +54,28 @@ void ThreadCache::Flush(std::uint32_t c, int n) {
   release.ReleaseAll();
 }
 
+void ThreadCache::FlushRemote() {
+  ReleaseList release;
+  Heap* locked = nullptr;
+  for (std::uint32_t i = 0; i < remote_count; ++i) {
+    void* p = remote[i];
+    Superblock* sb = Superblock::Of(p);
+    if (locked == nullptr || sb->owner.load(std::memory_order_relaxed) != locked) {
+      if (locked) locked->lock.Unlock();
+      locked = LockOwner(sb);
+      if (locked == nullptr) continue;  // abandoned at fork: leak
+    }
+    if (!sb->IsCarved(p)) InvalidPointer("free", p);
+    locked->Free(sb, p, release);
+  }
+  remote_count = 0;
+  if (locked) locked->lock.Unlock();
+  release.ReleaseAll();
+}
+
 void ThreadCache::FlushAll() {
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) Flush(c, -1);
+  FlushRemote();
 }
 
 }  // namespace halloc

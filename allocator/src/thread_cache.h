@@ -3,7 +3,8 @@
 // malloc and free from them with no lock and no atomic read-modify-write.
 //
 // Cached blocks count as in use for their heap (u), so Hoard's invariant and its bound still
-// hold with U raised by at most kCacheBoundBytes per thread. Blocks freed by another thread
+// hold with U raised by at most kCacheLimits.bound_bytes (plus kRemoteBatch blocks waiting to
+// go back to other heaps) per thread. Blocks freed by another thread
 // never enter this cache (they go back to the owner heap), which keeps passive false sharing
 // out, and a block's superblock never changes while the block is cached and still in use.
 #pragma once
@@ -33,9 +34,16 @@ constexpr CacheLimits BuildCacheLimits() {
 }
 inline constexpr CacheLimits kCacheLimits = BuildCacheLimits();
 
+// Blocks this thread freed that belong to other heaps wait here and go back to their owners
+// in batches, one lock per run of one owner (a consumer thread frees a producer's blocks with
+// one lock per batch, not per block). They never serve this thread's mallocs.
+inline constexpr std::uint32_t kRemoteBatch = 64;
+
 struct ThreadCache {
   FreeBlock* head[SizeClassTable::kMaxClasses];
   std::uint16_t count[SizeClassTable::kMaxClasses];
+  void* remote[kRemoteBatch];
+  std::uint32_t remote_count;
 
   void* Pop(std::uint32_t c) {
     FreeBlock* b = head[c];
@@ -53,10 +61,17 @@ struct ThreadCache {
   }
   bool Full(std::uint32_t c) const { return count[c] >= kCacheLimits.blocks[c]; }
 
+  void PushRemote(void* p) {
+    remote[remote_count++] = p;
+    if (remote_count == kRemoteBatch) FlushRemote();
+  }
+
   // Refills class c from `heap` (locked by the caller) up to half its limit.
   void Refill(Heap* heap, std::uint32_t c, ReleaseList& release);
   // Returns n blocks of class c (all when n is -1) to their superblocks' owners.
   void Flush(std::uint32_t c, int n);
+  // Returns the remote blocks to their owners.
+  void FlushRemote();
   void FlushAll();
 };
 
