@@ -70,10 +70,10 @@ inline void* SmallAlloc(std::uint32_t c) {
     release.ReleaseAll();
 }
 
-[[gnu::noinline]] void* LargeOrFail(std::size_t size, std::size_t alignment) {
+[[gnu::noinline]] void* LargeOrFail(std::size_t size, std::size_t alignment, bool zero = false) {
   if (size > PTRDIFF_MAX) return OutOfMemory();
   EnsureInitialized();
-  void* p = LargeAlloc(size, alignment);
+  void* p = LargeAlloc(size, alignment, zero);
   return p ? p : OutOfMemory();
 }
 
@@ -147,7 +147,7 @@ std::size_t UsableSize(const void* p) {
 void* Calloc(std::size_t count, std::size_t size) {
   std::size_t bytes;
   if (__builtin_mul_overflow(count, size, &bytes)) return OutOfMemory();
-  if (bytes > kLargeThreshold) return LargeOrFail(bytes, kMinAlign);  // fresh pages are zero
+  if (bytes > kLargeThreshold) return LargeOrFail(bytes, kMinAlign, /*zero=*/true);
   void* p = SmallAlloc(SizeClassOf(bytes));
   if (p) std::memset(p, 0, bytes);
   return p;

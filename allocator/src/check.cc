@@ -6,6 +6,7 @@
 
 #include "halloc/halloc.h"
 #include "heap.h"
+#include "large.h"
 #include "page_map.h"
 #include "thread_binding.h"
 
@@ -140,13 +141,23 @@ extern "C" __attribute__((visibility("default"))) int halloc_check(char* buf, si
   for (std::size_t i = 0; ok && i < HeapCount(); ++i) ok = CheckLocked(HeapAt(i), v);
   if (ok) ok = CheckLocked(GlobalHeap(), v);
   if (ok) {
+    if (const char* why = LargeCacheViolation()) {
+      ok = false;
+      v = {why, nullptr, nullptr, 0, 0};
+    }
+  }
+  if (ok) {
     if (buf && len) std::snprintf(buf, len, "ok");
     return 1;
   }
   if (buf && len) {
-    std::snprintf(buf, len, "%s: %s %u, superblock %p: got %zu, expected %zu", v.what,
-                  v.heap && v.heap->is_global ? "global heap" : "heap", v.heap ? v.heap->index : 0u,
-                  v.superblock, v.got, v.expected);
+    if (v.heap == nullptr) {
+      std::snprintf(buf, len, "%s", v.what);
+    } else {
+      std::snprintf(buf, len, "%s: %s %u, superblock %p: got %zu, expected %zu", v.what,
+                    v.heap->is_global ? "global heap" : "heap", v.heap->index, v.superblock, v.got,
+                    v.expected);
+    }
   }
   return 0;
 }

@@ -17,11 +17,14 @@ struct Policy {
   bool use_global_heap;           // false: superblocks never leave their heap (serial baseline)
   std::size_t empty_reserve;      // empty superblocks the global heap keeps; beyond go to the OS
   std::size_t cache_bytes;        // per thread and class, free blocks kept without a lock; 0 = none
+  std::size_t large_cache_entries;  // freed large mappings kept for reuse; 0 = every free unmaps
+  std::size_t large_cache_bytes;    // ... and at most this many bytes of them
 };
 
 // The tuned allocator: 64 KiB superblocks, a heap of its own for each thread (so threads never
 // share a superblock while both are alive), a small slack, and a per-thread cache of free
-// blocks of the thread's own superblocks, so most calls take no lock.
+// blocks of the thread's own superblocks, so most calls take no lock, and a small cache of
+// freed large mappings, so large objects do not cost an mmap and a munmap each.
 inline constexpr Policy kHallocPolicy{
     .name = "halloc",
     .superblock_shift = 16,
@@ -34,6 +37,8 @@ inline constexpr Policy kHallocPolicy{
     .use_global_heap = true,
     .empty_reserve = 16,
     .cache_bytes = 16 << 10,
+    .large_cache_entries = 32,
+    .large_cache_bytes = 16 << 20,
 };
 
 // Berger et al., ASPLOS 2000: S = 8 KiB, b = 1.2, f = 1/4, K = 4, 2P heaps, a lock per heap.
@@ -49,6 +54,8 @@ inline constexpr Policy kPaperPolicy{
     .use_global_heap = true,
     .empty_reserve = 32,
     .cache_bytes = 0,
+    .large_cache_entries = 0,
+    .large_cache_bytes = 0,
 };
 
 // The naive baseline: one heap behind one lock, nothing ever moves.
@@ -64,6 +71,8 @@ inline constexpr Policy kSerialPolicy{
     .use_global_heap = false,
     .empty_reserve = 0,
     .cache_bytes = 0,
+    .large_cache_entries = 0,
+    .large_cache_bytes = 0,
 };
 
 #if HALLOC_VARIANT == 1

@@ -67,6 +67,7 @@ HALLOC_EXPORT void halloc_get_stats(halloc_stats* out) {
       .large_objects = LargeCount(),
       .metadata_bytes = OsBytes(MapPurpose::kMetadata).bytes,
       .released_superblocks = ReleasedSuperblocks(),
+      .large_cached_bytes = LargeCachedBytes(),
   };
 }
 
@@ -82,11 +83,13 @@ HALLOC_EXPORT size_t halloc_stats_json(char* buf, size_t len) {
       "\"large_threshold\":%zu,\"empty_reserve\":%zu,\"heaps\":%zu,"
       "\"global\":{\"in_use_bytes\":%zu,\"held_bytes\":%zu,\"superblocks\":%zu},"
       "\"os_bytes\":%zu,\"os_bytes_peak\":%zu,\"superblock_bytes\":%zu,"
-      "\"superblock_bytes_peak\":%zu,\"large_bytes\":%zu,\"large_objects\":%zu,"
+      "\"superblock_bytes_peak\":%zu,\"large_bytes\":%zu,\"large_cached_bytes\":%zu,"
+      "\"large_objects\":%zu,"
       "\"metadata_bytes\":%zu}",
       p.variant, p.superblock_size, p.growth, p.empty_fraction, p.slack_superblocks, p.max_heaps,
       p.size_classes, p.large_threshold, p.empty_reserve, s.heaps, s.global.in_use_bytes,
       s.global.held_bytes, s.global.superblocks, s.os_bytes, s.os_bytes_peak, s.superblock_bytes,
-      s.superblock_bytes_peak, s.large_bytes, s.large_objects, s.metadata_bytes);
+      s.superblock_bytes_peak, s.large_bytes, s.large_cached_bytes, s.large_objects,
+      s.metadata_bytes);
   return n < 0 ? 0 : static_cast<size_t>(n);
 }

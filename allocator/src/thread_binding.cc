@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "large.h"
 #include "lock.h"
 #include "thread_cache.h"
 
@@ -53,6 +54,7 @@ void AfterForkInChild() {
   // start the child with an empty one; the cached blocks are leaked.
   std::memset(&tls_cache, 0, sizeof tls_cache);
   g_binding_lock.Reset();
+  LargeCacheAfterForkInChild();
   if (Heap* global = GlobalHeap(); global->lock.IsLocked()) {
     global->abandoned = true;
     SetGlobalHeap(NewHeap(0, true));

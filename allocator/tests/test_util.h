@@ -124,7 +124,7 @@ inline halloc_stats Stats() {
 // Bytes handed out right now: every heap's u_i, the global heap's and the large objects'.
 inline std::size_t LiveBytes() {
   halloc_stats s = Stats();
-  std::size_t total = s.global.in_use_bytes + s.large_bytes;
+  std::size_t total = s.global.in_use_bytes + s.large_bytes - s.large_cached_bytes;
   for (std::size_t i = 0; i < s.heaps; ++i) {
     halloc_heap_stats h;
     if (GetApi().get_heap_stats(i, &h) == 0) total += h.in_use_bytes;

@@ -47,6 +47,7 @@ typedef struct halloc_stats {
   size_t large_objects;          // large objects live now
   size_t metadata_bytes;         // heaps and the page map
   size_t released_superblocks;   // empty superblocks given back to the OS so far
+  size_t large_cached_bytes;     // of large_bytes, freed mappings kept for reuse
 } halloc_stats;
 
 void halloc_get_params(halloc_params* out);
