@@ -8,8 +8,8 @@
 namespace halloc {
 namespace {
 
-std::atomic<Heap*> g_global{nullptr};
-std::atomic<std::size_t> g_released{0};
+constinit std::atomic<Heap*> g_global{nullptr};
+constinit std::atomic<std::size_t> g_released{0};
 
 // A fresh superblock from the OS, formatted for class c and entered in the page map.
 Superblock* MapSuperblock(std::uint32_t c) {

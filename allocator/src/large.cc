@@ -12,7 +12,7 @@
 namespace halloc {
 namespace {
 
-std::atomic<std::size_t> g_large_count{0};
+constinit std::atomic<std::size_t> g_large_count{0};
 
 // Freed mappings of objects with the default alignment, kept for reuse. Lock-protected: a
 // large allocation costs far more than the lock.
@@ -24,7 +24,7 @@ struct LargeCache {
   Mutex lock;
   std::size_t count = 0;
   std::size_t bytes = 0;
-  Entry entries[kPolicy.large_cache_entries ? kPolicy.large_cache_entries : 1];
+  Entry entries[kPolicy.large_cache_entries ? kPolicy.large_cache_entries : 1] = {};
 
   // The smallest cached mapping of at least `need` bytes and at most half again as much.
   void* Take(std::size_t need, std::size_t& map_size) {
@@ -52,7 +52,8 @@ struct LargeCache {
     return true;
   }
 };
-LargeCache g_cache;
+// constinit: malloc may run before this library's constructors.
+constinit LargeCache g_cache;
 
 constexpr bool kLargeCache = kPolicy.large_cache_entries > 0;
 

@@ -24,8 +24,9 @@ struct Counter {
   }
 };
 
-Counter g_total;
-Counter g_by_purpose[static_cast<int>(MapPurpose::kCount)];
+// constinit throughout: malloc may run before this library's constructors.
+constinit Counter g_total;
+constinit Counter g_by_purpose[static_cast<int>(MapPurpose::kCount)];
 
 void Account(std::ptrdiff_t delta, MapPurpose purpose) {
   Counter& c = g_by_purpose[static_cast<int>(purpose)];

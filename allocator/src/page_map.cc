@@ -4,7 +4,7 @@
 
 namespace halloc {
 
-PageMap g_page_map;
+constinit PageMap g_page_map;
 
 bool PageMap::Set(const void* granule, std::uintptr_t value) {
   std::uintptr_t key = reinterpret_cast<std::uintptr_t>(granule) >> kPolicy.superblock_shift;

@@ -17,13 +17,13 @@ constinit thread_local Heap* tls_heap [[gnu::tls_model("initial-exec")]] = nullp
 namespace {
 
 enum : int { kUninitialized, kInitializing, kReady };
-std::atomic<int> g_state{kUninitialized};
+constinit std::atomic<int> g_state{kUninitialized};
 pthread_key_t g_exit_key;
-std::size_t g_heap_limit = 1;
+constinit std::size_t g_heap_limit = 1;
 
-Mutex g_binding_lock;  // guards binding and heap creation
-std::atomic<Heap*> g_heaps[kPolicy.max_heaps];
-std::atomic<std::size_t> g_heap_count{0};
+constinit Mutex g_binding_lock;  // guards binding and heap creation
+constinit std::atomic<Heap*> g_heaps[kPolicy.max_heaps];
+constinit std::atomic<std::size_t> g_heap_count{0};
 
 void UnbindThread(void* arg) {
   auto* heap = static_cast<Heap*>(arg);
