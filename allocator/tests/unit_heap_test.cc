@@ -2,6 +2,7 @@
 // one allocator per process, so they compare counters before and after rather than absolutes.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -137,6 +138,45 @@ TEST(Heap, EmptySuperblocksBeyondTheReserveGoBackToTheOs) {
   EXPECT_LE(
       after.superblock_bytes,
       before.superblock_bytes + (kPolicy.empty_reserve + kPolicy.slack + 2) * kSuperblockSize);
+  ExpectConsistent();
+}
+
+// Resident bytes of this process, from /proc/self/statm.
+std::size_t ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  unsigned long size = 0, resident = 0;
+  if (f) {
+    if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * 4096;
+}
+
+TEST(Heap, ResidentMemoryFallsAfterABurstIsFreed) {
+  constexpr std::size_t kBurst = 64u << 20;
+  std::size_t before = ResidentBytes();
+  std::size_t during = 0;
+  std::thread t([&] {
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < kBurst / 256; ++i) {
+      auto* p = static_cast<char*>(Malloc(256));
+      p[0] = 1;
+      blocks.push_back(p);
+    }
+    during = ResidentBytes();
+    for (void* p : blocks) Free(p);
+  });
+  t.join();
+  std::size_t after = ResidentBytes();
+  ASSERT_GE(during, before + kBurst / 2) << "the burst was not resident";
+  if (kPolicy.use_global_heap) {
+    // What may stay: the heap's slack, the global heap's reserve, a thread cache.
+    std::size_t kept = (kPolicy.slack + kPolicy.empty_reserve + 2) * kSuperblockSize +
+                       kCacheLimits.bound_bytes + (4u << 20);
+    EXPECT_LE(after, before + kept) << "before " << before << ", during " << during;
+  } else {
+    EXPECT_GE(after + (4u << 20), during) << "the serial baseline keeps its superblocks";
+  }
   ExpectConsistent();
 }
 
