@@ -89,6 +89,7 @@ struct alignas(kCacheLine) Superblock {
     free_list = first;
     used -= n;
     if (used == 0) {
+      // Empty again: forget the list so the next blocks come in address order.
       free_list = nullptr;
       bump = 0;
     }
@@ -96,13 +97,7 @@ struct alignas(kCacheLine) Superblock {
 
   void Push(void* p) {
     auto* b = static_cast<FreeBlock*>(p);
-    b->next = free_list;
-    free_list = b;
-    if (--used == 0) {
-      // Empty again: forget the list so the next blocks come in address order.
-      free_list = nullptr;
-      bump = 0;
-    }
+    PushChain(b, b, 1);
   }
 
   // Whether p is at a block boundary. Reads only what cannot change while a block is live, so

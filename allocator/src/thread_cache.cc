@@ -8,6 +8,39 @@ namespace halloc {
 
 constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] = {};
 
+namespace {
+
+// Returns blocks to the heaps that own their superblocks, keeping one owner's lock across
+// consecutive superblocks of that owner, and releases emptied superblocks at the end.
+class OwnerLocks {
+ public:
+  ~OwnerLocks() {
+    if (locked_) locked_->lock.Unlock();
+    release_.ReleaseAll();
+  }
+
+  // Gives back first..last (n blocks, all of sb). free() checked only the block boundary; a
+  // block that was never carved is caught here.
+  void Return(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n) {
+    if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
+      if (locked_) locked_->lock.Unlock();
+      locked_ = LockOwner(sb);
+      if (locked_ == nullptr) return;  // abandoned at fork: leak
+    }
+    for (FreeBlock* b = first;; b = b->next) {
+      if (!sb->IsCarved(b)) InvalidPointer("free", b);
+      if (b == last) break;
+    }
+    locked_->FreeChain(sb, first, last, n, release_);
+  }
+
+ private:
+  Heap* locked_ = nullptr;
+  ReleaseList release_;
+};
+
+}  // namespace
+
 void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
   std::uint32_t want = (kCacheLimits.blocks[c] + 1) / 2;
   while (count[c] < want) {
@@ -21,8 +54,7 @@ void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
 }
 
 void ThreadCache::Flush(std::uint32_t c, int n) {
-  ReleaseList release;
-  Heap* locked = nullptr;
+  OwnerLocks owners;
   while (n != 0 && head[c]) {
     // Cut the run of consecutive blocks from one superblock: they go back in one step.
     FreeBlock* first = head[c];
@@ -37,40 +69,17 @@ void ThreadCache::Flush(std::uint32_t c, int n) {
     }
     head[c] = last->next;
     count[c] = static_cast<std::uint16_t>(count[c] - run);
-    // Consecutive runs usually share an owner: keep its lock across them.
-    if (locked == nullptr || sb->owner.load(std::memory_order_relaxed) != locked) {
-      if (locked) locked->lock.Unlock();
-      locked = LockOwner(sb);
-      if (locked == nullptr) continue;  // abandoned at fork: leak
-    }
-    for (FreeBlock* b = first;; b = b->next) {
-      // free() checked only the block boundary; a block never carved is caught here.
-      if (!sb->IsCarved(b)) InvalidPointer("free", b);
-      if (b == last) break;
-    }
-    locked->FreeChain(sb, first, last, run, release);
+    owners.Return(sb, first, last, run);
   }
-  if (locked) locked->lock.Unlock();
-  release.ReleaseAll();
 }
 
 void ThreadCache::FlushRemote() {
-  ReleaseList release;
-  Heap* locked = nullptr;
+  OwnerLocks owners;
   for (std::uint32_t i = 0; i < remote_count; ++i) {
-    void* p = remote[i];
-    Superblock* sb = Superblock::Of(p);
-    if (locked == nullptr || sb->owner.load(std::memory_order_relaxed) != locked) {
-      if (locked) locked->lock.Unlock();
-      locked = LockOwner(sb);
-      if (locked == nullptr) continue;  // abandoned at fork: leak
-    }
-    if (!sb->IsCarved(p)) InvalidPointer("free", p);
-    locked->Free(sb, p, release);
+    auto* b = static_cast<FreeBlock*>(remote[i]);
+    owners.Return(Superblock::Of(b), b, b, 1);
   }
   remote_count = 0;
-  if (locked) locked->lock.Unlock();
-  release.ReleaseAll();
 }
 
 void ThreadCache::FlushAll() {
