@@ -70,10 +70,14 @@ inline void* SmallAlloc(std::uint32_t c) {
     release.ReleaseAll();
 }
 
-[[gnu::noinline]] void* LargeOrFail(std::size_t size, std::size_t alignment, bool zero = false) {
+[[gnu::noinline]] void* LargeOrFail(std::size_t size, std::size_t alignment, bool zero = false,
+                                    LargeUse use = LargeUse::kExact) {
+  if (alignment == kMinAlign && !zero) {
+    if (void* p = LargeAllocFromSpare(size)) return p;
+  }
   if (size > PTRDIFF_MAX) return OutOfMemory();
-  EnsureInitialized();
-  void* p = LargeAlloc(size, alignment, zero);
+  CurrentHeap();  // binds the thread, whose exit hook hands its spare mapping on (large.h)
+  void* p = LargeAlloc(size, alignment, zero, use);
   return p ? p : OutOfMemory();
 }
 
@@ -169,13 +173,14 @@ void* Realloc(void* p, std::size_t size) {
     return nullptr;
   }
   std::size_t usable = UsableSize(p);
-  if (size <= usable) {
-    // Keep the block unless it would waste more than half of it (tiny blocks always stay).
-    if (size > usable / 2 || usable <= 64) return p;
-  } else if (usable > kLargeThreshold) {
-    if (LargeResizeInPlace(g_page_map.Lookup(p).large(), size)) return p;
+  if (usable > kLargeThreshold && size > kLargeThreshold) {
+    if (void* q = LargeRealloc(g_page_map.Lookup(p).large(), size)) return q;
+  } else if (size <= usable && (size > usable / 2 || usable <= 64)) {
+    return p;  // keep a block unless that wastes more than half of it (tiny blocks always stay)
   }
-  void* q = Malloc(size);
+  // A block that outgrows the small classes is likely to grow on: give it room.
+  void* q = size > kLargeThreshold ? LargeOrFail(size, kMinAlign, false, LargeUse::kGrowing)
+                                   : Malloc(size);
   if (q == nullptr) return nullptr;  // p stays valid, errno is ENOMEM
   std::memcpy(q, p, size < usable ? size : usable);
   Free(p);

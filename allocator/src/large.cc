@@ -4,131 +4,220 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "lock.h"
 #include "os.h"
 #include "page_map.h"
+#include "thread_binding.h"
 
 namespace halloc {
 namespace {
 
-constinit std::atomic<std::size_t> g_large_count{0};
+// Mappings not in the shared cache: live objects and the threads' spares.
+constinit std::atomic<std::size_t> g_mapping_count{0};
 
-// Freed mappings of objects with the default alignment, kept for reuse. Lock-protected: a
-// large allocation costs far more than the lock.
+// The calling thread's kept mapping (bound threads only: their exit hook hands it on).
+constinit thread_local LargeHeader* tls_spare [[gnu::tls_model("initial-exec")]] = nullptr;
+
+// Whether a kept mapping of `have` bytes suits a request of `need`: big enough, and, unless the
+// object is expected to grow, not so big that reusing it strands much more than the request.
+constexpr bool Suits(std::size_t have, std::size_t need, LargeUse use) {
+  return have >= need && (use == LargeUse::kGrowing || have <= need + need / 2);
+}
+
+// Freed mappings of objects with the default alignment, kept for reuse. Lock-protected: it is
+// the slow path behind the threads' spares.
 struct LargeCache {
-  struct Entry {
-    void* base;
-    std::size_t map_size;
-  };
   Mutex lock;
   std::size_t count = 0;
   std::size_t bytes = 0;
-  Entry entries[kPolicy.large_cache_entries ? kPolicy.large_cache_entries : 1] = {};
+  LargeHeader* entries[kLargeCache ? kPolicy.large_cache_entries : 1] = {};
 
-  // The smallest cached mapping of at least `need` bytes and at most half again as much.
-  void* Take(std::size_t need, std::size_t& map_size) {
+  // The smallest cached mapping that suits `need`, or nullptr.
+  LargeHeader* Take(std::size_t need, LargeUse use) {
     LockGuard guard(lock);
     std::size_t best = count;
     for (std::size_t i = 0; i < count; ++i) {
-      std::size_t m = entries[i].map_size;
-      if (m >= need && m <= need + need / 2 && (best == count || m < entries[best].map_size))
-        best = i;
+      std::size_t m = entries[i]->map_size;
+      if (Suits(m, need, use) && (best == count || m < entries[best]->map_size)) best = i;
     }
     if (best == count) return nullptr;
-    void* base = entries[best].base;
-    map_size = entries[best].map_size;
-    bytes -= map_size;
+    LargeHeader* h = entries[best];
+    bytes -= h->map_size;
     entries[best] = entries[--count];
-    return base;
+    return h;
   }
 
-  bool Put(void* base, std::size_t map_size) {
+  bool Put(LargeHeader* h) {
+    if constexpr (!kLargeCache) return false;
     LockGuard guard(lock);
-    if (count == kPolicy.large_cache_entries || bytes + map_size > kPolicy.large_cache_bytes)
+    if (count == kPolicy.large_cache_entries || bytes + h->map_size > kPolicy.large_cache_bytes)
       return false;
-    entries[count++] = {base, map_size};
-    bytes += map_size;
+    entries[count++] = h;
+    bytes += h->map_size;
     return true;
   }
 };
 // constinit: malloc may run before this library's constructors.
 constinit LargeCache g_cache;
 
-constexpr bool kLargeCache = kPolicy.large_cache_entries > 0;
-
 constexpr std::size_t kMaxAlignment = std::size_t{1} << 40;
+constexpr std::size_t kMaxGrowthRoom = std::size_t{64} << 20;
+
+// Room for an object that grows: three times its size (up to 64 MiB), so a loop growing it by a
+// constant factor moves it only every few steps. Room is address space, not memory, until the
+// program writes there.
+constexpr std::size_t GrowthRoom(std::size_t size) {
+  return size < kMaxGrowthRoom / 3 ? 3 * size : kMaxGrowthRoom;
+}
 
 constexpr std::size_t RoundUp(std::size_t n, std::size_t to) {
   return (n + to - 1) & ~(to - 1);
 }
 
 // Offset of the user pointer from the mapping's start: room for the header, and aligned.
-std::size_t UserOffset(std::size_t alignment) {
+constexpr std::size_t UserOffset(std::size_t alignment) {
   return alignment > sizeof(LargeHeader) ? alignment : kCacheLine;
+}
+
+// The page-map granule of a mapping's objects (the user pointer's, kept or live).
+const void* Granule(LargeHeader* h) {
+  return h->base() + UserOffset(h->alignment);
+}
+
+void Unmap(LargeHeader* h) {
+  g_page_map.Clear(Granule(h));
+  OsUnmap(h, h->map_size, MapPurpose::kLarge);
+}
+
+// A kept mapping leaves the threads' side for the shared cache, or the OS when that is full.
+void Retire(LargeHeader* h) {
+  g_mapping_count.fetch_sub(1, std::memory_order_relaxed);
+  if (!g_cache.Put(h)) Unmap(h);
+}
+
+// A kept mapping that suits `need` bytes: the thread's spare, else one from the shared cache.
+LargeHeader* TakeKept(std::size_t need, LargeUse use) {
+  if (LargeHeader* s = tls_spare; s && Suits(s->map_size, need, use)) {
+    tls_spare = nullptr;
+    return s;
+  }
+  LargeHeader* h = g_cache.Take(need, use);
+  if (h) g_mapping_count.fetch_add(1, std::memory_order_relaxed);
+  return h;
+}
+
+// A kept mapping, still in the page map at this granule, takes a new object.
+void* Reuse(LargeHeader* h, std::size_t size, std::size_t alignment) {
+  h->user = h->base() + kCacheLine;
+  h->alignment = alignment;
+  h->size = size;
+  return h->user;
 }
 
 }  // namespace
 
-void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero) {
+void* LargeAllocFromSpare(std::size_t size) {
+  LargeHeader* s = tls_spare;
+  if (s == nullptr || size > PTRDIFF_MAX - kCacheLine - kPageSize ||
+      !Suits(s->map_size, RoundUp(kCacheLine + size, kPageSize), LargeUse::kExact))
+    return nullptr;
+  tls_spare = nullptr;
+  return Reuse(s, size, kMinAlign);
+}
+
+void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse use) {
   if (alignment > kMaxAlignment) return nullptr;
   // Even a zero-byte object must lie inside its mapping: its granule in the page map must not
   // be one a superblock could take.
   if (size == 0) size = 1;
   std::size_t offset = UserOffset(alignment);
-  if (size > PTRDIFF_MAX - offset - kSuperblockSize) return nullptr;
+  if (size > PTRDIFF_MAX - offset - kSuperblockSize - kMaxGrowthRoom) return nullptr;
   std::size_t map_size = RoundUp(offset + size, kPageSize);
-  std::size_t map_align = alignment > kSuperblockSize ? alignment : kSuperblockSize;
-  void* mem = nullptr;
-  bool reused = false;
   if (kLargeCache && offset == kCacheLine) {
-    mem = g_cache.Take(map_size, map_size);
-    reused = mem != nullptr;
+    if (LargeHeader* h = TakeKept(map_size, use)) {
+      void* p = Reuse(h, size, alignment);
+      if (zero) std::memset(p, 0, size);
+      return p;
+    }
   }
-  if (mem == nullptr) mem = OsMap(map_size, map_align, MapPurpose::kLarge);
+  if (use == LargeUse::kGrowing) map_size = RoundUp(offset + size + GrowthRoom(size), kPageSize);
+  std::size_t map_align = alignment > kSuperblockSize ? alignment : kSuperblockSize;
+  void* mem = OsMap(map_size, map_align, MapPurpose::kLarge);
   if (mem == nullptr) return nullptr;
   auto* h = new (mem) LargeHeader;
   h->user = static_cast<char*>(mem) + offset;
-  if (reused && zero) std::memset(h->user, 0, size);
   h->map_size = map_size;
   h->alignment = alignment;
+  h->size = size;
   // The user pointer's granule is inside this S-aligned mapping, so no other halloc object
   // can claim it.
   if (!g_page_map.SetLarge(h->user, h)) {
     OsUnmap(mem, map_size, MapPurpose::kLarge);
     return nullptr;
   }
-  g_large_count.fetch_add(1, std::memory_order_relaxed);
+  g_mapping_count.fetch_add(1, std::memory_order_relaxed);
   return h->user;
 }
 
 void LargeFree(LargeHeader* h) {
-  g_page_map.Clear(h->user);
-  g_large_count.fetch_sub(1, std::memory_order_relaxed);
-  if (kLargeCache && static_cast<char*>(h->user) - h->base() == kCacheLine &&
-      g_cache.Put(h, h->map_size))
+  if (!kLargeCache || UserOffset(h->alignment) != kCacheLine) {
+    g_mapping_count.fetch_sub(1, std::memory_order_relaxed);
+    Unmap(h);
     return;
-  OsUnmap(h, h->map_size, MapPurpose::kLarge);
+  }
+  h->user = nullptr;  // kept: a second free of the same pointer no longer matches
+  // The newest freed mapping is the spare (its pages are the warmest); the one it displaces
+  // goes to the shared cache.
+  if (h->map_size <= kSpareMax && tls_heap != nullptr) h = std::exchange(tls_spare, h);
+  if (h) Retire(h);
 }
 
-bool LargeResizeInPlace(LargeHeader* h, std::size_t size) {
+void* LargeRealloc(LargeHeader* h, std::size_t size) {
   if (size == 0) size = 1;
   std::size_t offset = static_cast<std::size_t>(static_cast<char*>(h->user) - h->base());
-  if (size > PTRDIFF_MAX - offset - kSuperblockSize) return false;
-  std::size_t map_size = RoundUp(offset + size, kPageSize);
-  if (map_size == h->map_size) return true;
-  if (!OsResizeInPlace(h, h->map_size, map_size, MapPurpose::kLarge)) return false;
-  h->map_size = map_size;
-  return true;
+  if (size > PTRDIFF_MAX - offset - kSuperblockSize - kMaxGrowthRoom) return nullptr;
+  std::size_t need = RoundUp(offset + size, kPageSize);
+  if (need <= h->map_size) {
+    // Growing into its room, or shrinking a little: stay. A real shrink unmaps the tail.
+    bool shrink = size < h->size && need <= h->map_size / 2;
+    if (shrink && !OsResizeInPlace(h, h->map_size, need, MapPurpose::kLarge)) return nullptr;
+    if (shrink) h->map_size = need;
+    h->size = size;
+    return h->user;
+  }
+  // Growing past its mapping: move its pages into a larger one, with room to grow on.
+  std::size_t map_align = h->alignment > kSuperblockSize ? h->alignment : kSuperblockSize;
+  std::size_t map_size = RoundUp(offset + size + GrowthRoom(size), kPageSize);
+  void* target = OsMap(map_size, map_align, MapPurpose::kLarge);
+  if (target == nullptr) return nullptr;
+  // Enter the new granule before the move: it lies in our own mapping, so nothing else can claim
+  // it, and a failure leaves the object where it was.
+  auto* moved = static_cast<LargeHeader*>(target);
+  char* user = moved->base() + offset;
+  if (g_page_map.SetLarge(user, moved)) {
+    const void* old_granule = Granule(h);
+    if (OsMoveInto(h, h->map_size, target, map_size, MapPurpose::kLarge)) {
+      g_page_map.Clear(old_granule);
+      moved->user = user;
+      moved->map_size = map_size;
+      moved->size = size;
+      return user;
+    }
+    g_page_map.Clear(user);
+  }
+  OsUnmap(target, map_size, MapPurpose::kLarge);
+  return nullptr;
 }
 
 std::size_t LargeCount() {
-  return g_large_count.load(std::memory_order_relaxed);
+  return g_mapping_count.load(std::memory_order_relaxed) - (tls_spare != nullptr);
 }
 
 std::size_t LargeCachedBytes() {
   LockGuard guard(g_cache.lock);
-  return g_cache.bytes;
+  return g_cache.bytes + (tls_spare ? tls_spare->map_size : 0);
 }
 
 const char* LargeCacheViolation() {
@@ -136,19 +225,28 @@ const char* LargeCacheViolation() {
   if (g_cache.count > kPolicy.large_cache_entries) return "large cache: too many entries";
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < g_cache.count; ++i) {
-    const LargeCache::Entry& e = g_cache.entries[i];
-    if (e.map_size % kPageSize != 0 || reinterpret_cast<std::uintptr_t>(e.base) % kSuperblockSize)
+    LargeHeader* h = g_cache.entries[i];
+    if (h->map_size % kPageSize != 0 || reinterpret_cast<std::uintptr_t>(h) % kSuperblockSize)
       return "large cache: entry not a page-sized, S-aligned mapping";
-    if (g_page_map.Lookup(static_cast<char*>(e.base) + kCacheLine))
-      return "large cache: a cached mapping is still in the page map";
-    bytes += e.map_size;
+    if (h->user != nullptr || g_page_map.Lookup(Granule(h)).large() != h)
+      return "large cache: an entry is not in the page map as a kept mapping";
+    bytes += h->map_size;
   }
   if (bytes != g_cache.bytes) return "large cache: byte count differs from its entries";
   if (bytes > kPolicy.large_cache_bytes) return "large cache: holds more bytes than allowed";
+  if (LargeHeader* s = tls_spare) {
+    if (s->user != nullptr || s->map_size > kSpareMax || g_page_map.Lookup(Granule(s)).large() != s)
+      return "large cache: the thread's spare mapping is not a kept mapping";
+  }
   return nullptr;
 }
 
-void LargeCacheAfterForkInChild() {
+void LargeThreadExit() {
+  if (LargeHeader* s = std::exchange(tls_spare, nullptr)) Retire(s);
+}
+
+void LargeAfterForkInChild() {
+  tls_spare = nullptr;
   if (!g_cache.lock.IsLocked()) return;
   g_cache.lock.Reset();
   g_cache.count = 0;

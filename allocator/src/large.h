@@ -1,39 +1,65 @@
 // Large objects (above S/2, or aligned beyond a cache line): each one is its own mapping from
-// the OS, as in the paper; halloc keeps a few freed mappings for reuse (see policy.h). The mapping
-// is S-aligned so its granule in the page map is its own; a 64-byte header at the mapping's start
-// records what free() and realloc() need.
+// the OS, as in the paper. The mapping is S-aligned so its granule in the page map is its own;
+// a 64-byte header at the mapping's start records what free() and realloc() need.
+//
+// halloc keeps freed mappings for reuse (see policy.h): one per thread of at most kSpareMax
+// bytes, with no lock, and a few more in a shared cache. A kept mapping stays in the page map
+// with its header's `user` cleared, so reusing it writes no page-map entry and a second free of
+// the old pointer is caught as an invalid pointer.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "policy.h"
+
 namespace halloc {
 
 struct LargeHeader {
-  void* user;            // the pointer handed out
+  void* user;            // the pointer handed out; nullptr while the mapping is kept for reuse
   std::size_t map_size;  // bytes mapped, from the header on
   std::size_t alignment;
-  std::size_t reserved;
+  std::size_t
+      size;  // bytes last asked for (malloc or realloc): realloc tells growth from shrinking
   char* base() { return reinterpret_cast<char*>(this); }
   std::size_t usable() {
     return map_size - static_cast<std::size_t>(static_cast<char*>(user) - base());
   }
 };
 
+inline constexpr bool kLargeCache = kPolicy.large_cache_entries > 0;
+// The largest freed mapping a thread keeps for itself.
+inline constexpr std::size_t kSpareMax = 4 * kSuperblockSize;
+
+enum class LargeUse { kExact, kGrowing };
+
 // zero: the caller needs the bytes zeroed (fresh mappings are; reused ones get cleared).
-void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero);
+// kGrowing (realloc): the mapping gets room to grow into, so later reallocs stay in place.
+void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero,
+                 LargeUse use = LargeUse::kExact);
+// The fast path of LargeAlloc for a default-aligned object: the calling thread's spare mapping
+// when it suits, else nullptr.
+void* LargeAllocFromSpare(std::size_t size);
 void LargeFree(LargeHeader* h);
-// Grows or shrinks in place when the mapping allows; returns false otherwise.
-bool LargeResizeInPlace(LargeHeader* h, std::size_t size);
+// Resizes h's object to `size` bytes keeping its contents: in place when it fits (growing into
+// the room left at the end, or unmapping the tail of a real shrink), else by moving its pages to
+// a larger mapping (the kernel moves them; nothing is copied). Returns the object's address, or
+// nullptr when the OS refuses (the object is unchanged).
+void* LargeRealloc(LargeHeader* h, std::size_t size);
+// Live large objects, not counting the calling thread's spare mapping (other threads' spares
+// count as live until those threads reuse them or exit).
 std::size_t LargeCount();
-// Bytes of freed mappings the cache holds.
+// Bytes of freed mappings kept: the shared cache and the calling thread's spare.
 std::size_t LargeCachedBytes();
 
-// The cache of freed mappings (kPolicy.large_cache_*): entries count and hold the bytes they
-// say, stay within the policy's limits, and none is still in the page map. Returns nullptr when
-// all hold, else what does not.
+// The caches of freed mappings: entries count and hold the bytes they say, stay within the
+// policy's limits, and each is in the page map as a kept header. Returns nullptr when all
+// hold, else what does not.
 const char* LargeCacheViolation();
-// In a forked child: a cache that was locked at the fork is dropped (its mappings leak).
-void LargeCacheAfterForkInChild();
+// The calling thread is exiting: its spare mapping goes to the shared cache.
+void LargeThreadExit();
+// In a forked child: a shared cache that was locked at the fork is dropped, and so is the
+// thread's spare, which the fork may have interrupted (their mappings leak).
+void LargeAfterForkInChild();
 
 }  // namespace halloc

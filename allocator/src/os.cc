@@ -76,6 +76,16 @@ bool OsResizeInPlace(void* p, std::size_t old_size, std::size_t new_size, MapPur
   return true;
 }
 
+bool OsMoveInto(void* p, std::size_t old_size, void* target, std::size_t new_size,
+                MapPurpose purpose) {
+  int saved = errno;
+  void* q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+  errno = saved;
+  if (q == MAP_FAILED) return false;
+  Account(-static_cast<std::ptrdiff_t>(old_size), purpose);  // target was counted by OsMap
+  return true;
+}
+
 OsCounters OsTotal() {
   return g_total.Read();
 }

@@ -15,6 +15,11 @@ void* OsMap(std::size_t size, std::size_t alignment, MapPurpose purpose);
 void OsUnmap(void* p, std::size_t size, MapPurpose purpose);
 // Tries to grow or shrink a mapping in place; false when the neighbouring range is taken.
 bool OsResizeInPlace(void* p, std::size_t old_size, std::size_t new_size, MapPurpose purpose);
+// Moves the pages of [p, p + old_size) to `target`, a mapping of new_size >= old_size bytes from
+// OsMap that the move replaces, without copying them (the kernel moves page-table entries).
+// False, with p unchanged, when the kernel refuses; `target` then still needs an OsUnmap.
+bool OsMoveInto(void* p, std::size_t old_size, void* target, std::size_t new_size,
+                MapPurpose purpose);
 
 struct OsCounters {
   std::size_t bytes, peak;

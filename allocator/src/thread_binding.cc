@@ -28,6 +28,7 @@ constinit std::atomic<std::size_t> g_heap_count{0};
 void UnbindThread(void* arg) {
   auto* heap = static_cast<Heap*>(arg);
   if (kThreadCache) tls_cache.FlushAll();
+  LargeThreadExit();
   tls_heap = nullptr;
   bool last;
   {
@@ -54,7 +55,7 @@ void AfterForkInChild() {
   // start the child with an empty one; the cached blocks are leaked.
   std::memset(&tls_cache, 0, sizeof tls_cache);
   g_binding_lock.Reset();
-  LargeCacheAfterForkInChild();
+  LargeAfterForkInChild();
   if (Heap* global = GlobalHeap(); global->lock.IsLocked()) {
     global->abandoned = true;
     SetGlobalHeap(NewHeap(0, true));

@@ -70,6 +70,22 @@ TEST_F(InvalidPointer, PointerInsideLargeObjectAborts) {
   free(p);
 }
 
+TEST_F(InvalidPointer, SecondFreeOfALargeObjectAborts) {
+  // Its mapping is gone, or kept for reuse with no live object in it: either way not a pointer
+  // halloc handed out.
+  const std::size_t n = halloc_test::Params().superblock_size * 2;
+  char* p = static_cast<char*>(malloc(n));
+  ASSERT_NE(p, nullptr);
+  // Both frees in the child, so no allocation in between can take the address again.
+  EXPECT_EXIT(
+      {
+        free(p);
+        free(halloc_test::OpaquePtr(p));
+      },
+      ::testing::KilledBySignal(SIGABRT), kMessage);
+  free(p);  // still live here in the parent
+}
+
 TEST_F(InvalidPointer, ValidFreesStillWorkAfterwards) {
   // The death tests above ran in children: this process's heaps are intact.
   for (int i = 0; i < 1000; ++i) free(malloc(static_cast<std::size_t>(i)));

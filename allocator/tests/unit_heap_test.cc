@@ -13,6 +13,8 @@
 #include "halloc/halloc.h"
 #include "heap.h"
 #include "large.h"
+#include "os.h"
+#include "page_map.h"
 #include "thread_binding.h"
 #include "thread_cache.h"
 
@@ -250,6 +252,67 @@ TEST(Large, ReallocKeepsContentsWhileGrowingAndShrinking) {
   for (std::size_t i = 0; i < 100; ++i) ASSERT_EQ(p[i], static_cast<unsigned char>(i * 7));
   EXPECT_LT(UsableSize(p), kLargeThreshold);
   Free(p);
+}
+
+TEST(Large, ReallocGrowsInPlaceIntoRoomAndMovesPagesWithoutLosingThem) {
+  // From a small block into the large range: the mapping gets room to grow into.
+  auto* p = static_cast<unsigned char*>(Malloc(kLargeThreshold / 2));
+  for (std::size_t i = 0; i < kLargeThreshold / 2; ++i) p[i] = static_cast<unsigned char>(i * 13);
+  p = static_cast<unsigned char*>(Realloc(p, kLargeThreshold + 1));
+  ASSERT_NE(p, nullptr);
+  EXPECT_GE(UsableSize(p), 2 * (kLargeThreshold + 1)) << "no room to grow into";
+  unsigned char* before = p;
+  p = static_cast<unsigned char*>(Realloc(p, UsableSize(p)));
+  EXPECT_EQ(p, before) << "growth within the room moved the object";
+  // Past the room: the pages move to a larger S-aligned mapping, the page map follows.
+  std::size_t big = UsableSize(p) * 3;
+  p = static_cast<unsigned char*>(Realloc(p, big));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % kSuperblockSize, kCacheLine);
+  for (std::size_t i = 0; i < kLargeThreshold / 2; ++i)
+    ASSERT_EQ(p[i], static_cast<unsigned char>(i * 13)) << i;
+  std::memset(p + kLargeThreshold / 2, 0x5a, big - kLargeThreshold / 2);
+  EXPECT_EQ(UsableSize(p), g_page_map.Lookup(p).large()->usable());
+  ExpectConsistent();
+  // A real shrink gives the tail back to the OS.
+  halloc_stats full{};
+  halloc_get_stats(&full);
+  p = static_cast<unsigned char*>(Realloc(p, kLargeThreshold + 1));
+  halloc_stats shrunk{};
+  halloc_get_stats(&shrunk);
+  EXPECT_LE(shrunk.large_bytes + big / 2, full.large_bytes);
+  EXPECT_LT(UsableSize(p), 2 * (kLargeThreshold + 1) + kPageSize);
+  for (std::size_t i = 0; i < kLargeThreshold / 2; ++i)
+    ASSERT_EQ(p[i], static_cast<unsigned char>(i * 13)) << i;
+  Free(p);
+  ExpectConsistent();
+}
+
+TEST(Large, AThreadReusesItsOwnFreedMappingAndHandsItOnAtExit) {
+  halloc_stats before{};
+  halloc_get_stats(&before);
+  std::thread([] {
+    void* p = Malloc(kSpareMax / 2);
+    Free(p);
+    ExpectConsistent();  // the spare is checked too
+    halloc_stats freed{};
+    halloc_get_stats(&freed);
+    EXPECT_EQ(freed.large_cached_bytes != 0, kLargeCache);
+    void* q = Malloc(kSpareMax / 2 - 1000);
+    if (kLargeCache) {
+      EXPECT_EQ(q, p) << "the thread's spare mapping was not reused";
+    }
+    Free(q);
+  }).join();
+  halloc_stats after{};
+  halloc_get_stats(&after);
+  EXPECT_EQ(after.large_objects, before.large_objects) << "a freed mapping still counts as live";
+  if (kLargeCache) {
+    EXPECT_GE(after.large_cached_bytes, kSpareMax / 2) << "the spare was not handed on";
+  } else {
+    EXPECT_EQ(after.large_bytes, before.large_bytes) << "a freed mapping was kept";
+  }
+  ExpectConsistent();
 }
 
 TEST(Large, RefusesSizesAbovePtrdiffMax) {
