@@ -28,6 +28,8 @@ namespace {
   Heap* heap = CurrentHeap();
   if (heap == nullptr) [[unlikely]]
     return OutOfMemory();
+  // Take back what other threads freed first: the refill may find it.
+  if (heap->inbox.load(std::memory_order_relaxed)) heap->Drain();
   ReleaseList release;
   heap->lock.Lock();
   void* p;
@@ -88,10 +90,11 @@ inline void* SmallAlloc(std::uint32_t c) {
     if constexpr (kThreadCache) {
       if (sb->IsBlockBoundary(p)) {
         std::uint32_t c = sb->size_class;
-        // Only a bound thread batches: its exit hook flushes what it still holds.
         Heap* mine = tls_heap;
         if (sb->owner.load(std::memory_order_relaxed) != mine) {
-          if (mine) {
+          // A thread that only frees (a consumer) binds here too: its exit hook flushes the
+          // batch, and the batch takes one owner lock per run instead of one per block.
+          if (mine || CurrentHeap()) {
             tls_cache.PushRemote(p);
             return;
           }

@@ -73,7 +73,29 @@ bool CheckSuperblock(const Heap* h, Superblock* sb, std::uint32_t c, std::uint32
   return true;
 }
 
+// Blocks other threads posted: blocks of live superblocks, as many bytes as counted, within
+// the limit.
+bool CheckInbox(const Heap* h, Violation& v) {
+  std::size_t bytes = 0;
+  for (FreeBlock* b = h->inbox.load(std::memory_order_acquire); b; b = b->next) {
+    Superblock* sb = g_page_map.Lookup(b).superblock();
+    if (sb == nullptr || sb != Superblock::Of(b) || !sb->IsBlockStart(b) ||
+        bytes > Heap::kInboxLimit) {
+      v = {"inbox holds a pointer that is not a block (or a cycle)", h, sb, bytes, 0};
+      return false;
+    }
+    bytes += sb->block_size;
+  }
+  std::size_t counted = h->inbox_bytes.load(std::memory_order_relaxed);
+  if (bytes != counted || bytes > Heap::kInboxLimit) {
+    v = {"inbox bytes differ from the count or exceed the limit", h, nullptr, bytes, counted};
+    return false;
+  }
+  return true;
+}
+
 bool CheckHeap(const Heap* h, Violation& v) {
+  if (!CheckInbox(h, v)) return false;
   std::size_t in_use = 0, held = 0, count = 0, mostly_empty = 0;
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     for (std::uint32_t g = 0; g <= Heap::kGroups; ++g) {

@@ -4,6 +4,7 @@
 
 #include "os.h"
 #include "page_map.h"
+#include "report.h"
 
 namespace halloc {
 namespace {
@@ -59,6 +60,62 @@ Heap* LockOwner(Superblock* sb) {
       return h;
     h->lock.Unlock();
   }
+}
+
+OwnerLocks::~OwnerLocks() {
+  if (locked_) locked_->lock.Unlock();
+  release_.ReleaseAll();
+}
+
+void OwnerLocks::Return(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n) {
+  if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
+    if (locked_) locked_->lock.Unlock();
+    locked_ = LockOwner(sb);
+    if (locked_ == nullptr) return;  // abandoned at fork: leak
+  }
+  for (FreeBlock* b = first;; b = b->next) {
+    if (!sb->IsCarved(b)) InvalidPointer("free", b);
+    if (b == last) break;
+  }
+  locked_->FreeChain(sb, first, last, n, release_);
+}
+
+bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
+  if (threads.load(std::memory_order_relaxed) == 0 || abandoned) return false;
+  if (inbox_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes > kInboxLimit) {
+    inbox_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
+  // A push-only stack (Drain takes the whole list at once), so there is no ABA problem.
+  FreeBlock* head = inbox.load(std::memory_order_relaxed);
+  do {
+    last->next = head;
+  } while (!inbox.compare_exchange_weak(head, first, std::memory_order_release,
+                                        std::memory_order_relaxed));
+  return true;
+}
+
+void Heap::Drain() {
+  FreeBlock* b = inbox.exchange(nullptr, std::memory_order_acquire);
+  if (b == nullptr) return;
+  std::size_t bytes = 0;
+  OwnerLocks owners;
+  while (b) {
+    // Cut the run of blocks of one superblock; their superblock may have moved to another heap
+    // since they were posted, and OwnerLocks finds its owner now.
+    Superblock* sb = Superblock::Of(b);
+    FreeBlock* first = b;
+    FreeBlock* last = b;
+    std::uint32_t n = 1;
+    while (last->next && Superblock::Of(last->next) == sb) {
+      last = last->next;
+      ++n;
+    }
+    b = last->next;
+    bytes += std::size_t{n} * sb->block_size;
+    owners.Return(sb, first, last, n);
+  }
+  inbox_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
 Heap* GlobalHeap() {

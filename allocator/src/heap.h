@@ -35,8 +35,18 @@ struct ReleaseList {
 struct alignas(kCacheLine) Heap {
   static constexpr std::uint32_t kGroups = 4;
   static constexpr std::uint32_t kFull = kGroups;
+  // The most bytes of blocks an inbox holds (see Post).
+  static constexpr std::size_t kInboxLimit = kSuperblockSize;
 
-  Mutex lock;
+  // Blocks that threads bound elsewhere freed, waiting to come back (linked through `next`;
+  // still counted in use): such a thread hands over a batch with one atomic push instead of
+  // taking this heap's lock, which the heap's own thread holds for most of its slow path. The
+  // heap's thread takes them back when it next refills (Drain). On its own cache line: other
+  // threads write it.
+  alignas(kCacheLine) std::atomic<FreeBlock*> inbox{nullptr};
+  std::atomic<std::size_t> inbox_bytes{0};
+
+  alignas(kCacheLine) Mutex lock;
   bool abandoned = false;  // set in a forked child when the heap was locked at the fork
   bool is_global = false;
   std::uint32_t index = 0;
@@ -78,6 +88,13 @@ struct alignas(kCacheLine) Heap {
   // (which, as in larson, often inherits and frees their blocks). Lock held.
   void Trim(ReleaseList& release);
 
+  // Hands over the chain first..last (`bytes` in all) without the lock. False, taking nothing,
+  // when no thread is bound here to take it back, or the inbox already holds kInboxLimit bytes:
+  // the caller then returns the blocks under the lock.
+  bool Post(FreeBlock* first, FreeBlock* last, std::size_t bytes);
+  // Returns every block in the inbox to its superblock. Hold no heap lock.
+  void Drain();
+
   // Filing, with the counters kept in step. Lock held.
   void Adopt(Superblock* sb);
   void Disown(Superblock* sb);
@@ -103,6 +120,25 @@ std::size_t ReleasedSuperblocks();
 // Locks the heap that owns sb and returns it (`owner` can change until we hold its lock), or
 // returns nullptr, locking nothing, when the owner was abandoned at a fork.
 Heap* LockOwner(Superblock* sb);
+
+// Returns blocks to the heaps that own their superblocks, keeping one owner's lock across
+// consecutive returns to that owner, and releases emptied superblocks at the end. Hold no heap
+// lock while using one.
+class OwnerLocks {
+ public:
+  OwnerLocks() = default;
+  OwnerLocks(const OwnerLocks&) = delete;
+  OwnerLocks& operator=(const OwnerLocks&) = delete;
+  ~OwnerLocks();
+
+  // Gives back first..last (n blocks, all of sb, each at a block boundary). A block that was
+  // never carved out is reported as an invalid pointer.
+  void Return(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n);
+
+ private:
+  Heap* locked_ = nullptr;
+  ReleaseList release_;
+};
 
 Heap* NewHeap(std::uint32_t index, bool is_global);
 Heap* GlobalHeap();

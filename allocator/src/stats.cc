@@ -6,6 +6,7 @@
 #include "large.h"
 #include "os.h"
 #include "thread_binding.h"
+#include "thread_cache.h"
 
 #define HALLOC_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -13,6 +14,7 @@ namespace halloc {
 namespace {
 
 halloc_heap_stats Snapshot(Heap* h) {
+  h->Drain();  // so that blocks freed by other threads no longer count as in use
   LockGuard guard(h->lock);
   halloc_heap_stats s{};
   s.in_use_bytes = h->in_use;
@@ -54,6 +56,9 @@ HALLOC_EXPORT int halloc_get_heap_stats(size_t i, halloc_heap_stats* out) {
 HALLOC_EXPORT void halloc_get_stats(halloc_stats* out) {
   using namespace halloc;
   EnsureInitialized();
+  // Exact for the caller: the blocks its cache holds go back first, so they no longer count
+  // as in use (other threads' caches still do).
+  if (kThreadCache) tls_cache.FlushAll();
   OsCounters total = OsTotal();
   OsCounters sbs = OsBytes(MapPurpose::kSuperblock);
   *out = halloc_stats{

@@ -35,6 +35,7 @@ void UnbindThread(void* arg) {
     LockGuard guard(g_binding_lock);
     last = heap->threads.fetch_sub(1, std::memory_order_relaxed) == 1;
   }
+  heap->Drain();
   if (!last) return;
   ReleaseList release;
   {

@@ -2,44 +2,9 @@
 
 #include <cstring>
 
-#include "report.h"
-
 namespace halloc {
 
 constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] = {};
-
-namespace {
-
-// Returns blocks to the heaps that own their superblocks, keeping one owner's lock across
-// consecutive superblocks of that owner, and releases emptied superblocks at the end.
-class OwnerLocks {
- public:
-  ~OwnerLocks() {
-    if (locked_) locked_->lock.Unlock();
-    release_.ReleaseAll();
-  }
-
-  // Gives back first..last (n blocks, all of sb). free() checked only the block boundary; a
-  // block that was never carved is caught here.
-  void Return(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n) {
-    if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
-      if (locked_) locked_->lock.Unlock();
-      locked_ = LockOwner(sb);
-      if (locked_ == nullptr) return;  // abandoned at fork: leak
-    }
-    for (FreeBlock* b = first;; b = b->next) {
-      if (!sb->IsCarved(b)) InvalidPointer("free", b);
-      if (b == last) break;
-    }
-    locked_->FreeChain(sb, first, last, n, release_);
-  }
-
- private:
-  Heap* locked_ = nullptr;
-  ReleaseList release_;
-};
-
-}  // namespace
 
 void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
   std::uint32_t want = (kCacheLimits.blocks[c] + 1) / 2;
@@ -75,9 +40,25 @@ void ThreadCache::Flush(std::uint32_t c, int n) {
 
 void ThreadCache::FlushRemote() {
   OwnerLocks owners;
-  for (std::uint32_t i = 0; i < remote_count; ++i) {
-    auto* b = static_cast<FreeBlock*>(remote[i]);
-    owners.Return(Superblock::Of(b), b, b, 1);
+  for (std::uint32_t i = 0, end; i < remote_count; i = end) {
+    // Chain the run of blocks whose superblocks one heap owns and post it to that heap.
+    auto* first = static_cast<FreeBlock*>(remote[i]);
+    Heap* owner = Superblock::Of(first)->owner.load(std::memory_order_relaxed);
+    FreeBlock* last = first;
+    std::size_t bytes = Superblock::Of(first)->block_size;
+    for (end = i + 1; end < remote_count; ++end) {
+      auto* b = static_cast<FreeBlock*>(remote[end]);
+      if (Superblock::Of(b)->owner.load(std::memory_order_relaxed) != owner) break;
+      last->next = b;
+      last = b;
+      bytes += Superblock::Of(b)->block_size;
+    }
+    last->next = nullptr;
+    if (owner->Post(first, last, bytes)) continue;
+    for (std::uint32_t k = i; k < end; ++k) {
+      auto* b = static_cast<FreeBlock*>(remote[k]);
+      owners.Return(Superblock::Of(b), b, b, 1);
+    }
   }
   remote_count = 0;
 }

@@ -47,12 +47,17 @@ typedef struct halloc_stats {
   size_t large_objects;          // large objects live now
   size_t metadata_bytes;         // heaps and the page map
   size_t released_superblocks;   // empty superblocks given back to the OS so far
-  size_t large_cached_bytes;     // of large_bytes, freed mappings kept for reuse
+  size_t large_cached_bytes;     // of large_bytes, freed mappings kept for reuse (shared cache
+                                 // and the calling thread's spare)
 } halloc_stats;
 
 void halloc_get_params(halloc_params* out);
+// Exact for the calling thread: its per-thread cache goes back to the heaps first. Blocks in
+// other running threads' caches count as in use, and each such thread's one kept large mapping
+// as a live large object, until they reuse them or exit.
 void halloc_get_stats(halloc_stats* out);
-// Heap i's counters, 0 <= i < stats.heaps. Returns 0, or -1 when i is out of range.
+// Heap i's counters, 0 <= i < stats.heaps. Returns 0, or -1 when i is out of range. Blocks
+// other threads freed into heap i's inbox are taken back first.
 int halloc_get_heap_stats(size_t i, halloc_heap_stats* out);
 
 // Walks every heap, superblock, free list and the page map and verifies every internal
