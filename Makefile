@@ -27,8 +27,8 @@ sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads
              $(if $(SHARD),--shard $(SHARD)) $(foreach p,$(PARAMS),--param $(p)) \
              $(if $(filter 0 no off,$(MICRO)),--no-micro)
 
-.PHONY: all deps build test test-unit test-sanitizers test-python bench plots leaderboard paper \
-        format clean
+.PHONY: all deps build test test-unit test-sanitizers test-python bench ablation ablation-table \
+        plots leaderboard paper format clean
 
 all: build
 
@@ -64,8 +64,21 @@ test-python: deps
 bench: build
 	$(BUILD)/bin/allocbench sweep $(sweep_args) --out results/$(RUN_ID)
 	ln -sfn $(RUN_ID) results/latest
-	$(MAKE) --no-print-directory plots paper leaderboard RUN=results/$(RUN_ID)
+	$(MAKE) --no-print-directory plots paper leaderboard ablation-table RUN=results/$(RUN_ID)
 	@echo "bench: open results/$(RUN_ID)/leaderboard.html (figures/ and paper/ beside it)"
+
+# What each of halloc's changes to the paper's policy buys (the README's ablation table): the
+# steps from halloc-paper to halloc beside the peers, at 1, 2 and 4 x nproc threads, 5 reps.
+ABLATION_STEPS      := halloc-paper,halloc-abl-s64k,halloc-abl-heaps,halloc-abl-cache,halloc
+ABLATION_ALLOCATORS := $(ABLATION_STEPS),glibc,jemalloc,tcmalloc,mimalloc,tbbmalloc
+NPROC_MULTIPLES = $(shell n=$$(nproc); echo $$n,$$((2 * n)),$$((4 * n)))
+ablation:
+	$(MAKE) --no-print-directory bench ALLOCATORS=$(or $(ALLOCATORS),$(ABLATION_ALLOCATORS)) \
+	  THREADS=$(or $(THREADS),$(NPROC_MULTIPLES)) REPS=$(or $(REPS),5) MICRO=$(or $(MICRO),0)
+	@echo "ablation: see results/$(RUN_ID)/ablation.md"
+
+ablation-table: deps
+	$(PYTHON) -m analysis ablation $(RUN)
 
 plots: deps
 	$(PYTHON) -m analysis plots $(RUN)

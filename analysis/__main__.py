@@ -1,8 +1,10 @@
-"""python3 -m analysis plots|leaderboard|paper RUN_DIR [--out DIR]
+"""python3 -m analysis plots|leaderboard|paper|ablation RUN_DIR [--out DIR]
 
 plots        RUN_DIR/figures/*.png and *.svg (overview, throughput, speedup, memory, ...)
 leaderboard  RUN_DIR/leaderboard.md and RUN_DIR/leaderboard.html (figures embedded)
 paper        RUN_DIR/paper/*.png, *.svg and paper-table4.md (the Hoard paper beside this run)
+ablation     RUN_DIR/ablation.md: each step from halloc-paper to halloc, and halloc against the
+             best peer per cell
 
 RUN_DIR is a results folder (every run*.json in it is merged) or one results file. Each command
 prints the paths it wrote. Exit status 2 on a missing or invalid results file.
@@ -83,7 +85,17 @@ def cmd_paper(df, args) -> list[Path]:
     return written
 
 
-COMMANDS = {"plots": cmd_plots, "leaderboard": cmd_leaderboard, "paper": cmd_paper}
+def cmd_ablation(df, args) -> list[Path]:
+    from .ablation import render_markdown
+    out = _out_dir(args, None)
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "ablation.md"
+    md.write_text(render_markdown(df), encoding="utf-8")
+    return [md]
+
+
+COMMANDS = {"plots": cmd_plots, "leaderboard": cmd_leaderboard, "paper": cmd_paper,
+            "ablation": cmd_ablation}
 
 
 def main(argv=None) -> int:

@@ -360,8 +360,9 @@ def counter_names(df: pd.DataFrame) -> list[str]:
 
 
 def allocator_kind(name: str) -> str:
-    """'halloc' for our variants, 'peer' for the known allocators, 'user' for any other .so."""
-    if name in HALLOC_VARIANTS:
+    """'halloc' for our variants and ablation steps (halloc-abl-*), 'peer' for the known
+    allocators, 'user' for any other .so."""
+    if name in HALLOC_VARIANTS or name.startswith("halloc-abl-"):
         return "halloc"
     if name in PEERS:
         return "peer"

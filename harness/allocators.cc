@@ -183,8 +183,8 @@ AllocatorInfo resolve_allocator(const std::string& spec) {
             .found = true,
             .note = "the system malloc (no LD_PRELOAD)"};
   }
-  if (spec.rfind("halloc", 0) == 0 &&
-      (spec == "halloc" || spec == "halloc-paper" || spec == "halloc-serial")) {
+  if (spec == "halloc" || spec == "halloc-paper" || spec == "halloc-serial" ||
+      spec.starts_with("halloc-abl-")) {
     return halloc_variant(spec);
   }
   for (const Candidate& candidate : peer_candidates()) {
@@ -218,10 +218,10 @@ std::string preloaded_allocator_name() {
       if (file == known_file) return candidate.name;
     }
   }
-  for (const char* variant : {"halloc", "halloc-paper", "halloc-serial"}) {
-    if (name_from_path(first) == std::string("lib") + variant) return variant;
-  }
-  return name_from_path(first);
+  // libhalloc*.so -> halloc* (every variant and ablation step).
+  const std::string name = name_from_path(first);
+  if (name.starts_with("libhalloc")) return name.substr(3);
+  return name;
 }
 
 std::string preload_problem() {

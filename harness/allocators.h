@@ -19,7 +19,8 @@ struct AllocatorInfo {
 // halloc, halloc-paper, halloc-serial, glibc, jemalloc, tcmalloc, mimalloc, tbbmalloc.
 const std::vector<std::string>& known_allocator_names();
 
-// A known name, a path to a .so (named by its file name without ".so"), or NAME=PATH.
+// A known name, a halloc ablation step (halloc-abl-*, see allocator/src/policy.h), a path to a
+// .so (named by its file name without ".so"), or NAME=PATH.
 // Throws UsageError for a word that is neither a known name nor a path.
 AllocatorInfo resolve_allocator(const std::string& spec);
 

@@ -75,14 +75,45 @@ inline constexpr Policy kSerialPolicy{
     .large_cache_bytes = 0,
 };
 
+// The ablation: halloc-paper with halloc's changes switched on one at a time, each step on top
+// of the one before, so one sweep shows what each buys (`make ablation`). The last step is
+// halloc itself (adding the large-object cache).
+inline constexpr Policy kAblationSuperblockPolicy = [] {
+  Policy p = kPaperPolicy;
+  p.name = "halloc-abl-s64k";  // 64 KiB superblocks, with halloc's slack and reserve
+  p.superblock_shift = kHallocPolicy.superblock_shift;
+  p.slack = kHallocPolicy.slack;
+  p.empty_reserve = kHallocPolicy.empty_reserve;
+  return p;
+}();
+inline constexpr Policy kAblationHeapsPolicy = [] {
+  Policy p = kAblationSuperblockPolicy;
+  p.name = "halloc-abl-heaps";  // + a heap of its own for each thread
+  p.heaps_per_cpu = kHallocPolicy.heaps_per_cpu;
+  p.max_heaps = kHallocPolicy.max_heaps;
+  return p;
+}();
+inline constexpr Policy kAblationCachePolicy = [] {
+  Policy p = kAblationHeapsPolicy;
+  p.name = "halloc-abl-cache";  // + per-thread caches and batched, lock-free remote frees
+  p.cache_bytes = kHallocPolicy.cache_bytes;
+  return p;
+}();
+
 #if HALLOC_VARIANT == 1
 inline constexpr Policy kPolicy = kHallocPolicy;
 #elif HALLOC_VARIANT == 2
 inline constexpr Policy kPolicy = kPaperPolicy;
 #elif HALLOC_VARIANT == 3
 inline constexpr Policy kPolicy = kSerialPolicy;
+#elif HALLOC_VARIANT == 4
+inline constexpr Policy kPolicy = kAblationSuperblockPolicy;
+#elif HALLOC_VARIANT == 5
+inline constexpr Policy kPolicy = kAblationHeapsPolicy;
+#elif HALLOC_VARIANT == 6
+inline constexpr Policy kPolicy = kAblationCachePolicy;
 #else
-#error "HALLOC_VARIANT must be 1 (halloc), 2 (halloc-paper) or 3 (halloc-serial)"
+#error "HALLOC_VARIANT must be 1 (halloc), 2 (halloc-paper), 3 (halloc-serial) or 4-6 (ablation)"
 #endif
 
 inline constexpr std::size_t kSuperblockSize = std::size_t{1} << kPolicy.superblock_shift;

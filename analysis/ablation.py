@@ -1,0 +1,109 @@
+"""What each of halloc's changes to the paper's policy buys, and how halloc stands against the
+best peer, from one run.
+
+Ablation: halloc-paper, the steps halloc-abl-* (allocator/src/policy.h: each adds one change
+to the step before) and halloc. Per workload, a step's throughput and peak RSS over
+halloc-paper's, as the geometric mean over the thread counts of the per-cell median ratios.
+
+Versus peers: per (workload, threads) cell, halloc's median throughput over the best peer's
+(>= 1.000 means halloc is at least as fast) and its median peak RSS over the smallest peer's.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from . import summary as S
+from .leaderboard import _md_table, cell_medians, geometric_mean
+from .load import PEERS
+
+BASELINE = "halloc-paper"
+STEPS = (
+    ("halloc-paper", "the paper: S = 8 KiB, K = 4, 2P heaps (a thread takes the least loaded)"),
+    ("halloc-abl-s64k", "+ 64 KiB superblocks (K = 8, reserve 16 empty)"),
+    ("halloc-abl-heaps", "+ a heap of its own for each thread"),
+    ("halloc-abl-cache", "+ per-thread caches; remote frees batched, posted lock-free"),
+    ("halloc", "+ freed large mappings kept for reuse (= halloc)"),
+)
+
+
+def _ratio_table(df: pd.DataFrame, value: str, over: str) -> pd.DataFrame:
+    """Rows: the steps present; columns: workloads and 'all'. Geometric mean over thread counts
+    of median(value) / median(value of `over`) in the same cell; NaN where a cell is missing."""
+    med, failed = cell_medians(df, value)
+    med = med.mask(failed)
+    steps = [s for s, _ in STEPS if s in med.columns]
+    workloads = S.ordered_workloads(med.index.get_level_values("workload").unique())
+    out = pd.DataFrame(index=steps, columns=workloads + ["all"], dtype=float)
+    for step in steps:
+        ratios = (med[step] / med[over]).dropna()
+        for w in workloads:
+            r = ratios[ratios.index.get_level_values("workload") == w]
+            out.loc[step, w] = geometric_mean(r) if len(r) else math.nan
+        out.loc[step, "all"] = geometric_mean(ratios) if len(ratios) else math.nan
+    return out
+
+
+def ablation_tables(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(throughput, peak RSS), each relative to halloc-paper; empty without halloc-paper."""
+    if BASELINE not in set(df["allocator"]):
+        return pd.DataFrame(), pd.DataFrame()
+    return _ratio_table(df, "throughput", BASELINE), _ratio_table(df, "peak_rss", BASELINE)
+
+
+def versus_best_peer(df: pd.DataFrame, allocator: str = "halloc") -> pd.DataFrame:
+    """Per cell: the best peer by throughput, allocator/best-peer throughput, the smallest
+    peer by peak RSS, allocator/smallest-peer peak RSS."""
+    cols = ["workload", "threads", "best_peer", "throughput_ratio", "smallest_peer", "rss_ratio"]
+    tmed, tfail = cell_medians(df, "throughput")
+    rmed, rfail = cell_medians(df, "peak_rss")
+    peers = [p for p in PEERS if p in tmed.columns]
+    if allocator not in tmed.columns or not peers:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for cell in tmed.index:
+        t = tmed.loc[cell, peers].mask(tfail.loc[cell, peers]).dropna()
+        r = rmed.loc[cell, peers].mask(rfail.loc[cell, peers]).dropna()
+        mine_t = math.nan if tfail.loc[cell, allocator] else tmed.loc[cell, allocator]
+        mine_r = math.nan if rfail.loc[cell, allocator] else rmed.loc[cell, allocator]
+        best = t.idxmax() if len(t) else None
+        small = r.idxmin() if len(r) else None
+        rows.append([cell[0], int(cell[1]), best,
+                     mine_t / t[best] if best else math.nan, small,
+                     mine_r / r[small] if small else math.nan])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _f(v: float) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+
+def render_markdown(df: pd.DataFrame) -> str:
+    run_id = df.attrs.get("run_id", "")
+    parts = [f"# halloc: ablation and peers, run {run_id}", ""]
+    tput, rss = ablation_tables(df)
+    if tput.empty:
+        parts += ["No ablation: the run has no halloc-paper (run `make ablation`).", ""]
+    else:
+        what = dict(STEPS)
+        for title, table, note in (
+                ("Throughput over halloc-paper", tput, "higher is better"),
+                ("Peak RSS over halloc-paper", rss, "lower is better")):
+            parts += [f"## {title}", "",
+                      f"Geometric mean over the thread counts of the per-cell median ratio; "
+                      f"{note}. Each row adds one change to the row above.", ""]
+            header = ["step", "change"] + list(table.columns)
+            rows = [[s, what[s]] + [_f(table.loc[s, c]) for c in table.columns]
+                    for s in table.index]
+            parts += [_md_table(header, rows), ""]
+    vs = versus_best_peer(df)
+    if len(vs):
+        parts += ["## halloc against the best peer, per cell", "",
+                  "Throughput: halloc's median over the fastest peer's (>= 1.00: halloc is at "
+                  "least as fast). Peak RSS: halloc's median over the smallest peer's.", ""]
+        rows = [[r.workload, str(r.threads), str(r.best_peer), _f(r.throughput_ratio),
+                 str(r.smallest_peer), _f(r.rss_ratio)] for r in vs.itertuples()]
+        parts += [_md_table(["workload", "threads", "fastest peer", "halloc / fastest",
+                             "smallest peer", "halloc / smallest"], rows), ""]
+    return "\n".join(parts)
