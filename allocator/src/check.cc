@@ -22,7 +22,7 @@ struct Violation {
 
 // Free-list nodes must be distinct carved blocks, and as many as the blocks not in use.
 bool CheckFreeList(Superblock* sb, Violation& v) {
-  constexpr std::size_t kMaxBlocks = (kSuperblockSize - kSuperblockHeader) / kMinAlign;
+  constexpr std::size_t kMaxBlocks = kSuperblockSize / kMinAlign;
   unsigned char seen[kMaxBlocks / 8 + 1] = {};
   std::size_t count = 0;
   for (FreeBlock* b = sb->free_list; b; b = b->next) {
@@ -31,7 +31,7 @@ bool CheckFreeList(Superblock* sb, Violation& v) {
       return false;
     }
     std::size_t index =
-        static_cast<std::size_t>(reinterpret_cast<char*>(b) - sb->data()) / sb->block_size;
+        static_cast<std::size_t>(reinterpret_cast<char*>(b) - sb->memory) / sb->block_size;
     if (seen[index / 8] & (1u << (index % 8))) {
       v = {"free list holds a block twice (double free?)", nullptr, sb, index, 0};
       return false;
@@ -55,8 +55,9 @@ bool CheckSuperblock(const Heap* h, Superblock* sb, std::uint32_t c, std::uint32
   };
   if (sb->owner.load(std::memory_order_relaxed) != h)
     return fail("superblock filed in a heap that does not own it", 0, 0);
-  if (g_page_map.Lookup(sb).superblock() != sb)
-    return fail("page map does not point at the superblock", 0, 0);
+  if (SuperblockOf(sb->memory) != sb ||
+      Superblock::GranuleOf(sb->memory) != reinterpret_cast<std::uintptr_t>(sb->memory))
+    return fail("page map does not point at the superblock's descriptor", 0, 0);
   if (sb->size_class != c) return fail("superblock filed under the wrong class", sb->size_class, c);
   if (sb->block_size != kSizeClasses.block_size[c] || sb->capacity != kSizeClasses.capacity[c])
     return fail("superblock geometry differs from its class", sb->block_size,
@@ -78,9 +79,8 @@ bool CheckSuperblock(const Heap* h, Superblock* sb, std::uint32_t c, std::uint32
 bool CheckInbox(const Heap* h, Violation& v) {
   std::size_t bytes = 0;
   for (FreeBlock* b = h->inbox.load(std::memory_order_acquire); b; b = b->next) {
-    Superblock* sb = g_page_map.Lookup(b).superblock();
-    if (sb == nullptr || sb != Superblock::Of(b) || !sb->IsBlockStart(b) ||
-        bytes > Heap::kInboxLimit) {
+    Superblock* sb = SuperblockOf(b);
+    if (sb == nullptr || !sb->IsBlockStart(b) || bytes > Heap::kInboxLimit) {
       v = {"inbox holds a pointer that is not a block (or a cycle)", h, sb, bytes, 0};
       return false;
     }
@@ -128,7 +128,7 @@ bool CheckHeap(const Heap* h, Violation& v) {
   std::size_t empties = 0;
   for (Superblock* sb = h->empties; sb; sb = sb->next) {
     if (!h->is_global || !sb->empty() || sb->owner.load(std::memory_order_relaxed) != h ||
-        g_page_map.Lookup(sb).superblock() != sb || ++empties > h->empty_count) {
+        SuperblockOf(sb->memory) != sb || ++empties > h->empty_count) {
       v = {"bad entry in the empty-superblock list", h, sb, empties, h->empty_count};
       return false;
     }

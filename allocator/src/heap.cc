@@ -1,7 +1,5 @@
 #include "heap.h"
 
-#include <new>
-
 #include "os.h"
 #include "page_map.h"
 #include "report.h"
@@ -16,12 +14,14 @@ constinit std::atomic<std::size_t> g_released{0};
 Superblock* MapSuperblock(std::uint32_t c) {
   void* mem = OsMap(kSuperblockSize, kSuperblockSize, MapPurpose::kSuperblock);
   if (mem == nullptr) return nullptr;
-  auto* sb = new (mem) Superblock;
-  sb->Format(c);
-  if (!g_page_map.SetSuperblock(sb, sb)) {
+  Superblock* sb = NewSuperblockDescriptor();
+  if (sb == nullptr || !g_page_map.SetSuperblock(mem, sb)) {
+    if (sb) FreeSuperblockDescriptor(sb);
     OsUnmap(mem, kSuperblockSize, MapPurpose::kSuperblock);
     return nullptr;
   }
+  sb->memory = static_cast<char*>(mem);
+  sb->Format(c);
   return sb;
 }
 
@@ -30,8 +30,9 @@ Superblock* MapSuperblock(std::uint32_t c) {
 void ReleaseList::ReleaseAll() {
   while (Superblock* sb = head) {
     head = sb->next;
-    g_page_map.Clear(sb);
-    OsUnmap(sb, kSuperblockSize, MapPurpose::kSuperblock);
+    g_page_map.Clear(sb->memory);
+    OsUnmap(sb->memory, kSuperblockSize, MapPurpose::kSuperblock);
+    FreeSuperblockDescriptor(sb);
     g_released.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -74,8 +75,8 @@ void OwnerLocks::Return(Superblock* sb, FreeBlock* first, FreeBlock* last, std::
     if (locked_ == nullptr) return;  // abandoned at fork: leak
   }
   // Each block is at a block boundary; it must also lie below the bump mark.
-  const auto carved_end = reinterpret_cast<std::uintptr_t>(sb->data()) +
-                          std::uintptr_t{sb->bump} * sb->block_size;
+  const auto carved_end =
+      reinterpret_cast<std::uintptr_t>(sb->memory) + std::uintptr_t{sb->bump} * sb->block_size;
   for (FreeBlock* b = first;; b = b->next) {
     if (reinterpret_cast<std::uintptr_t>(b) >= carved_end) [[unlikely]]
       InvalidPointer("free", b);
@@ -107,11 +108,11 @@ void Heap::Drain() {
   while (b) {
     // Cut the run of blocks of one superblock; their superblock may have moved to another heap
     // since they were posted, and OwnerLocks finds its owner now.
-    Superblock* sb = Superblock::Of(b);
+    Superblock* sb = SuperblockOf(b);
     FreeBlock* first = b;
     FreeBlock* last = b;
     std::uint32_t n = 1;
-    while (last->next && Superblock::Of(last->next) == sb) {
+    while (last->next && sb->Contains(last->next)) {
       last = last->next;
       ++n;
     }

@@ -66,4 +66,9 @@ class PageMap {
 
 extern PageMap g_page_map;
 
+// The superblock p lies in, or nullptr.
+inline Superblock* SuperblockOf(const void* p) {
+  return g_page_map.Lookup(p).superblock();
+}
+
 }  // namespace halloc

@@ -10,8 +10,10 @@
 
 namespace halloc {
 
-// Bytes at the start of each superblock for its header; blocks start 64-byte aligned after it.
-inline constexpr std::size_t kSuperblockHeader = 64;
+// Block index = (offset * reciprocal) >> kReciprocalShift, exact for every offset below S:
+// that needs 2^shift >= S * block_size (see Superblock::IsBlockBoundary).
+inline constexpr unsigned kReciprocalShift = 32;
+static_assert(kSuperblockSize * (kSuperblockSize / 2) <= (std::uint64_t{1} << kReciprocalShift));
 
 struct SizeClassTable {
   static constexpr std::size_t kMaxClasses = 64;
@@ -20,7 +22,7 @@ struct SizeClassTable {
   std::uint32_t count = 0;
   std::uint32_t block_size[kMaxClasses] = {};
   std::uint32_t capacity[kMaxClasses] = {};    // blocks in one superblock
-  std::uint64_t reciprocal[kMaxClasses] = {};  // ceil(2^40 / block_size): offset -> index
+  std::uint32_t reciprocal[kMaxClasses] = {};  // ceil(2^32 / block_size): offset -> index
   std::uint8_t by_granule[kGranules] = {};     // class of a request of (g * 16) bytes
 };
 
@@ -43,9 +45,9 @@ constexpr SizeClassTable BuildSizeClassTable() {
     t.by_granule[g] = static_cast<std::uint8_t>(c);
   }
   for (std::uint32_t i = 0; i < t.count; ++i) {
-    t.capacity[i] =
-        static_cast<std::uint32_t>((kSuperblockSize - kSuperblockHeader) / t.block_size[i]);
-    t.reciprocal[i] = ((std::uint64_t{1} << 40) + t.block_size[i] - 1) / t.block_size[i];
+    t.capacity[i] = static_cast<std::uint32_t>(kSuperblockSize / t.block_size[i]);
+    t.reciprocal[i] = static_cast<std::uint32_t>(
+        ((std::uint64_t{1} << kReciprocalShift) + t.block_size[i] - 1) / t.block_size[i]);
   }
   return t;
 }
@@ -59,8 +61,8 @@ inline std::uint32_t SizeClassOf(std::size_t size) {
   return kSizeClasses.by_granule[(size + kMinAlign - 1) / kMinAlign];
 }
 
-// The smallest class whose blocks are all aligned to `alignment` (a power of two <= 64, since
-// blocks start 64-byte aligned) and hold `size` bytes, or kSizeClasses.count if none does.
+// The smallest class whose blocks are all aligned to `alignment` (a power of two <= 64; blocks
+// start at their S-aligned superblock) and hold `size` bytes, or kSizeClasses.count if none does.
 std::uint32_t SizeClassOfAligned(std::size_t size, std::size_t alignment);
 
 }  // namespace halloc

@@ -1,6 +1,8 @@
-// A superblock: S bytes, S-aligned, holding blocks of one size class. Its 64-byte header sits at
-// the start, so the blocks begin on their own cache line. Blocks never handed out are carved
-// from a bump index; freed blocks go onto an intrusive free list.
+// A superblock: S bytes, S-aligned, holding blocks of one size class, and its 64-byte
+// descriptor. The descriptors live apart, packed in a metadata arena: a header at the start of
+// each superblock would sit at the same address modulo S in every one, so all headers would
+// compete for the same few sets of the CPU caches, and free() reads one on every call. Blocks
+// never handed out are carved from a bump index; freed blocks go onto an intrusive free list.
 //
 // Every field but `owner` is protected by the owner heap's lock. `owner` changes only while
 // both the old and the new owner's locks are held, so a thread that locks the heap it read from
@@ -26,20 +28,23 @@ struct alignas(kCacheLine) Superblock {
   Superblock* prev;  // neighbours in the owner's list for this class and fullness group
   Superblock* next;
   FreeBlock* free_list;
+  char* memory;        // the S bytes the blocks live in
   std::uint32_t used;  // blocks handed out
   std::uint32_t bump;  // blocks [bump, capacity) were never handed out since the last format
-  std::uint32_t size_class;
   std::uint32_t block_size;
   std::uint32_t capacity;
-  std::uint32_t group;       // fullness group it is filed under (see heap.h)
-  std::uint64_t reciprocal;  // kSizeClasses.reciprocal of its class: offset -> block index
+  std::uint32_t reciprocal;  // kSizeClasses.reciprocal of its class: offset -> block index
+  std::uint16_t size_class;
+  std::uint16_t group;  // fullness group it is filed under (see heap.h)
 
-  static Superblock* Of(const void* p) {
-    return reinterpret_cast<Superblock*>(reinterpret_cast<std::uintptr_t>(p) &
-                                         ~(kSuperblockSize - 1));
+  // The S-aligned granule p lies in: blocks of one superblock share it.
+  static std::uintptr_t GranuleOf(const void* p) {
+    return reinterpret_cast<std::uintptr_t>(p) & ~(kSuperblockSize - 1);
+  }
+  bool Contains(const void* p) const {
+    return GranuleOf(p) == reinterpret_cast<std::uintptr_t>(memory);
   }
 
-  char* data() { return reinterpret_cast<char*>(this) + kSuperblockHeader; }
   bool empty() const { return used == 0; }
   bool full() const { return used == capacity; }
   std::size_t in_use_bytes() const { return std::size_t{used} * block_size; }
@@ -55,31 +60,29 @@ struct alignas(kCacheLine) Superblock {
       free_list = b->next;
       return b;
     }
-    return data() + std::size_t{bump++} * block_size;
+    return memory + std::size_t{bump++} * block_size;
   }
 
-  // Hands out up to n blocks as a chain from `chain` to `tail` (whose next is nullptr);
-  // returns how many.
+  // Hands out up to n blocks as a chain from `chain` to `tail` (tail->next is left for the
+  // caller to set); returns how many. Freed blocks come first, cut from the free list as they
+  // stand (reading each once, writing none); then blocks carved in address order.
   std::uint32_t PopChain(std::uint32_t n, FreeBlock*& chain, FreeBlock*& tail) {
     std::uint32_t got = 0;
     FreeBlock* head = nullptr;
-    tail = free_list ? free_list
-                     : reinterpret_cast<FreeBlock*>(data() + std::size_t{bump} * block_size);
-    while (got < n && free_list) {
-      FreeBlock* b = free_list;
-      free_list = b->next;
-      b->next = head;
-      head = b;
-      ++got;
+    FreeBlock* last = nullptr;
+    if (free_list && n > 0) {
+      head = last = free_list;
+      for (got = 1; got < n && last->next; ++got) last = last->next;
+      free_list = last->next;
     }
-    while (got < n && bump < capacity) {
-      auto* b = reinterpret_cast<FreeBlock*>(data() + std::size_t{bump++} * block_size);
-      b->next = head;
-      head = b;
-      ++got;
+    for (; got < n && bump < capacity; ++got) {
+      auto* b = reinterpret_cast<FreeBlock*>(memory + std::size_t{bump++} * block_size);
+      (last ? last->next : head) = b;
+      last = b;
     }
     used += got;
     chain = head;
+    tail = last;
     return got;
   }
 
@@ -103,24 +106,30 @@ struct alignas(kCacheLine) Superblock {
   // Whether p is at a block boundary. Reads only what cannot change while a block is live, so
   // it needs no lock when p is (claimed to be) a live block.
   bool IsBlockBoundary(const void* p) const {
-    // A pointer into the header wraps to a huge offset, which no index times block_size meets.
-    std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(p) -
-                            reinterpret_cast<std::uintptr_t>(this) - kSuperblockHeader;
-    std::uint64_t index = (offset * reciprocal) >> 40;
+    // An offset of S or more (p outside the memory) gives an index of capacity or more, or a
+    // wrapped product whose index times block_size is below S: never a match.
+    std::uintptr_t offset = Offset(p);
+    std::uint64_t index = (offset * reciprocal) >> kReciprocalShift;
     return index < capacity && index * block_size == offset;
   }
 
   // Whether p, known to be at a block boundary, was carved out since the last format.
-  bool IsCarved(const void* p) const {
-    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(this) -
-               kSuperblockHeader <
-           std::uintptr_t{bump} * block_size;
-  }
+  bool IsCarved(const void* p) const { return Offset(p) < std::uintptr_t{bump} * block_size; }
 
   // Whether p is the start of a block that was carved out of this superblock.
   bool IsBlockStart(const void* p) const { return IsBlockBoundary(p) && IsCarved(p); }
+
+ private:
+  // Below memory wraps to a huge offset, which no block index meets.
+  std::uintptr_t Offset(const void* p) const {
+    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(memory);
+  }
 };
 
-static_assert(sizeof(Superblock) <= kSuperblockHeader);
+static_assert(sizeof(Superblock) == kCacheLine);
+
+// A descriptor from the metadata arena (nullptr when the OS refuses memory), and back.
+Superblock* NewSuperblockDescriptor();
+void FreeSuperblockDescriptor(Superblock* sb);
 
 }  // namespace halloc

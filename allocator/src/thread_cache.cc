@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "page_map.h"
+
 namespace halloc {
 
 constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] = {};
@@ -23,11 +25,11 @@ void ThreadCache::Flush(std::uint32_t c, int n) {
   while (n != 0 && head[c]) {
     // Cut the run of consecutive blocks from one superblock: they go back in one step.
     FreeBlock* first = head[c];
-    Superblock* sb = Superblock::Of(first);
+    Superblock* sb = SuperblockOf(first);
     FreeBlock* last = first;
     std::uint32_t run = 1;
     --n;
-    while (n != 0 && last->next && Superblock::Of(last->next) == sb) {
+    while (n != 0 && last->next && sb->Contains(last->next)) {
       last = last->next;
       ++run;
       --n;
@@ -43,21 +45,23 @@ void ThreadCache::FlushRemote() {
   for (std::uint32_t i = 0, end; i < remote_count; i = end) {
     // Chain the run of blocks whose superblocks one heap owns and post it to that heap.
     auto* first = static_cast<FreeBlock*>(remote[i]);
-    Heap* owner = Superblock::Of(first)->owner.load(std::memory_order_relaxed);
+    Superblock* sb = SuperblockOf(first);
+    Heap* owner = sb->owner.load(std::memory_order_relaxed);
     FreeBlock* last = first;
-    std::size_t bytes = Superblock::Of(first)->block_size;
+    std::size_t bytes = sb->block_size;
     for (end = i + 1; end < remote_count; ++end) {
       auto* b = static_cast<FreeBlock*>(remote[end]);
-      if (Superblock::Of(b)->owner.load(std::memory_order_relaxed) != owner) break;
+      sb = SuperblockOf(b);
+      if (sb->owner.load(std::memory_order_relaxed) != owner) break;
       last->next = b;
       last = b;
-      bytes += Superblock::Of(b)->block_size;
+      bytes += sb->block_size;
     }
     last->next = nullptr;
     if (owner->Post(first, last, bytes)) continue;
     for (std::uint32_t k = i; k < end; ++k) {
       auto* b = static_cast<FreeBlock*>(remote[k]);
-      owners.Return(Superblock::Of(b), b, b, 1);
+      owners.Return(SuperblockOf(b), b, b, 1);
     }
   }
   remote_count = 0;

@@ -39,16 +39,23 @@ TEST(SizeClass, InternalFragmentationIsBoundedByGrowth) {
   }
 }
 
-TEST(SizeClass, SuperblocksHoldAtLeastOneBlockAndTheHeader) {
+TEST(SizeClass, SuperblocksHoldAsManyBlocksAsFit) {
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
-    EXPECT_GE(kSizeClasses.capacity[c], 1u);
-    EXPECT_LE(
-        kSuperblockHeader + std::size_t{kSizeClasses.capacity[c]} * kSizeClasses.block_size[c],
-        kSuperblockSize);
-    // The capacity is the most that fits.
-    EXPECT_GT(
-        kSuperblockHeader + std::size_t{kSizeClasses.capacity[c] + 1} * kSizeClasses.block_size[c],
-        kSuperblockSize);
+    EXPECT_GE(kSizeClasses.capacity[c], 2u) << "blocks are at most S/2";
+    EXPECT_LE(std::size_t{kSizeClasses.capacity[c]} * kSizeClasses.block_size[c], kSuperblockSize);
+    EXPECT_GT(std::size_t{kSizeClasses.capacity[c] + 1} * kSizeClasses.block_size[c],
+              kSuperblockSize);
+  }
+}
+
+TEST(SizeClass, TheReciprocalGivesTheExactBlockIndexOfEveryOffset) {
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    const std::uint64_t size = kSizeClasses.block_size[c];
+    const std::uint64_t reciprocal = kSizeClasses.reciprocal[c];
+    for (std::uint64_t offset = 0; offset < kSuperblockSize; ++offset) {
+      ASSERT_EQ((offset * reciprocal) >> kReciprocalShift, offset / size)
+          << "class " << c << ", offset " << offset;
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <set>
+#include <vector>
 
 #include "os.h"
 #include "page_map.h"
@@ -17,25 +18,32 @@ class SuperblockTest : public ::testing::Test {
     mem_ = OsMap(kSuperblockSize, kSuperblockSize, MapPurpose::kSuperblock);
     ASSERT_NE(mem_, nullptr);
     ASSERT_EQ(reinterpret_cast<std::uintptr_t>(mem_) % kSuperblockSize, 0u);
+    sb_ = NewSuperblockDescriptor();
+    ASSERT_NE(sb_, nullptr);
+    sb_->memory = static_cast<char*>(mem_);
   }
-  void TearDown() override { OsUnmap(mem_, kSuperblockSize, MapPurpose::kSuperblock); }
+  void TearDown() override {
+    FreeSuperblockDescriptor(sb_);
+    OsUnmap(mem_, kSuperblockSize, MapPurpose::kSuperblock);
+  }
   void* mem_ = nullptr;
+  Superblock* sb_ = nullptr;
 };
 
 TEST_F(SuperblockTest, HandsOutEveryBlockOnceAlignedAndInside) {
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
-    auto* sb = new (mem_) Superblock;
+    Superblock* sb = sb_;
     sb->Format(c);
     std::set<void*> blocks;
     while (!sb->full()) {
       void* p = sb->Pop();
       ASSERT_TRUE(blocks.insert(p).second) << "class " << c;
       ASSERT_EQ(reinterpret_cast<std::uintptr_t>(p) % kMinAlign, 0u);
-      ASSERT_GE(static_cast<char*>(p), sb->data());
+      ASSERT_GE(static_cast<char*>(p), sb->memory);
       ASSERT_LE(static_cast<char*>(p) + sb->block_size, static_cast<char*>(mem_) + kSuperblockSize);
       ASSERT_TRUE(sb->IsBlockStart(p));
       ASSERT_FALSE(sb->IsBlockStart(static_cast<char*>(p) + 8));
-      ASSERT_EQ(Superblock::Of(p), sb);
+      ASSERT_TRUE(sb->Contains(p));
     }
     EXPECT_EQ(blocks.size(), sb->capacity);
     for (void* p : blocks) sb->Push(p);
@@ -45,7 +53,7 @@ TEST_F(SuperblockTest, HandsOutEveryBlockOnceAlignedAndInside) {
 }
 
 TEST_F(SuperblockTest, FreedBlocksAreReusedFirst) {
-  auto* sb = new (mem_) Superblock;
+  Superblock* sb = sb_;
   sb->Format(SizeClassOf(64));
   void* a = sb->Pop();
   void* b = sb->Pop();
@@ -55,6 +63,33 @@ TEST_F(SuperblockTest, FreedBlocksAreReusedFirst) {
   EXPECT_NE(a, b);
   EXPECT_FALSE(sb->IsBlockStart(static_cast<char*>(b) + sb->block_size))
       << "a block never carved is not a block start";
+}
+
+TEST_F(SuperblockTest, PointersOutsideItsMemoryAreNoBlocks) {
+  sb_->Format(SizeClassOf(64));
+  while (!sb_->full()) sb_->Pop();
+  auto* below = static_cast<char*>(mem_) - 64;
+  auto* above = static_cast<char*>(mem_) + kSuperblockSize;
+  EXPECT_FALSE(sb_->IsBlockBoundary(below));
+  EXPECT_FALSE(sb_->IsBlockBoundary(above));
+  EXPECT_FALSE(sb_->Contains(above));
+  EXPECT_TRUE(sb_->IsBlockStart(mem_)) << "blocks start at the superblock's first byte";
+}
+
+TEST(SuperblockDescriptor, DescriptorsAreDistinctCacheLinesAndReused) {
+  std::set<Superblock*> seen;
+  std::vector<Superblock*> taken;
+  for (int i = 0; i < 3000; ++i) {  // more than one metadata chunk
+    Superblock* sb = NewSuperblockDescriptor();
+    ASSERT_NE(sb, nullptr);
+    ASSERT_EQ(reinterpret_cast<std::uintptr_t>(sb) % kCacheLine, 0u);
+    ASSERT_TRUE(seen.insert(sb).second);
+    taken.push_back(sb);
+  }
+  for (Superblock* sb : taken) FreeSuperblockDescriptor(sb);
+  Superblock* again = NewSuperblockDescriptor();
+  EXPECT_TRUE(seen.count(again)) << "a freed descriptor was not reused";
+  FreeSuperblockDescriptor(again);
 }
 
 TEST(PageMap, FindsWhatWasEnteredAndNothingElse) {
