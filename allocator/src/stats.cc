@@ -43,6 +43,9 @@ HALLOC_EXPORT void halloc_get_params(halloc_params* out) {
       .size_classes = kSizeClasses.count,
       .large_threshold = kLargeThreshold,
       .empty_reserve = kPolicy.empty_reserve,
+      .thread_cache_bytes = kCacheLimits.bound_bytes,
+      .remote_batch_blocks = kThreadCache ? kRemoteBatch : 0,
+      .inbox_bytes = kThreadCache ? Heap::kInboxLimit : 0,
   };
 }
 
@@ -85,15 +88,17 @@ HALLOC_EXPORT size_t halloc_stats_json(char* buf, size_t len) {
       buf, len,
       "{\"variant\":\"%s\",\"superblock_size\":%zu,\"growth\":%g,\"empty_fraction\":%g,"
       "\"slack_superblocks\":%zu,\"max_heaps\":%zu,\"size_classes\":%zu,"
-      "\"large_threshold\":%zu,\"empty_reserve\":%zu,\"heaps\":%zu,"
+      "\"large_threshold\":%zu,\"empty_reserve\":%zu,\"thread_cache_bytes\":%zu,"
+      "\"remote_batch_blocks\":%zu,\"inbox_bytes\":%zu,\"heaps\":%zu,"
       "\"global\":{\"in_use_bytes\":%zu,\"held_bytes\":%zu,\"superblocks\":%zu},"
       "\"os_bytes\":%zu,\"os_bytes_peak\":%zu,\"superblock_bytes\":%zu,"
       "\"superblock_bytes_peak\":%zu,\"large_bytes\":%zu,\"large_cached_bytes\":%zu,"
       "\"large_objects\":%zu,"
       "\"metadata_bytes\":%zu}",
       p.variant, p.superblock_size, p.growth, p.empty_fraction, p.slack_superblocks, p.max_heaps,
-      p.size_classes, p.large_threshold, p.empty_reserve, s.heaps, s.global.in_use_bytes,
-      s.global.held_bytes, s.global.superblocks, s.os_bytes, s.os_bytes_peak, s.superblock_bytes,
+      p.size_classes, p.large_threshold, p.empty_reserve, p.thread_cache_bytes,
+      p.remote_batch_blocks, p.inbox_bytes, s.heaps, s.global.in_use_bytes, s.global.held_bytes,
+      s.global.superblocks, s.os_bytes, s.os_bytes_peak, s.superblock_bytes,
       s.superblock_bytes_peak, s.large_bytes, s.large_cached_bytes, s.large_objects,
       s.metadata_bytes);
   return n < 0 ? 0 : static_cast<size_t>(n);

@@ -8,16 +8,22 @@
 //
 // The bound asserted, with S, K, f = empty_fraction, R = empty_reserve from halloc_get_params,
 // H = stats.heaps, U_peak = peak of the sum of usable sizes of live objects (tracked here) and
-// o = S / (floor((S - 64) / bs) * bs), the superblock overhead factor for block size bs (the
-// largest over the sizes used):
+// o = S / (floor(S / bs) * bs), the superblock overhead factor for block size bs (the largest
+// over the sizes used):
 //
-//   superblock_bytes_peak <= c * U_peak + (H + 1) * K * S + R * S,   c = o * (1/(1-f) + 1)
+//   superblock_bytes_peak <= c * (U_peak + W) + (H + 1) * K * S + R * S,  c = o * (1/(1-f) + 1)
+//
+// W counts the freed blocks not yet back in their superblocks, which the heaps count as in use:
+// T = 3 threads (this one, the producer and the consumer) each hold at most thread_cache_bytes
+// cached and remote_batch_blocks blocks of other heaps, and each heap's inbox at most
+// inbox_bytes (all 0 for the variants without per-thread caches).
 //
 // Arithmetic for the private-heap allocator: 300 rounds x 1 MiB = 300 MiB of superblocks.
 // Here U_peak is at most 4 batches (one being filled, two queued, one being freed) plus
-// size-class rounding, about 5 MiB, so c * U_peak <= 1.2 * 2.34 * 5 MiB ~ 14 MiB; the per-heap
-// terms are at most (2 + 1) * 8 * 64 KiB + 16 * 64 KiB = 2.5 MiB (halloc; less for the others):
-// ~17 MiB against 300 MiB, a factor of about 18. The test also asserts a 10x margin.
+// size-class rounding, about 5 MiB, and W (halloc) = 3 x (509 KiB + 64 x 1008 B) + 3 x 64 KiB
+// ~ 1.9 MiB, so c * (U_peak + W) <= 1.2 * 2.34 * 7 MiB ~ 20 MiB; the per-heap terms are at most
+// (3 + 1) * 8 * 64 KiB + 16 * 64 KiB = 3 MiB (halloc; less for the others): ~23 MiB against
+// 300 MiB, a factor of about 13. The test also asserts a 10x margin.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -33,9 +39,9 @@
 namespace {
 
 // Per-superblock overhead factor for blocks of bs bytes: S over the bytes of whole blocks that
-// fit after a 64-byte header.
+// fit in it.
 double Overhead(std::size_t s, std::size_t bs) {
-  std::size_t blocks = (s - 64) / bs;
+  std::size_t blocks = s / bs;
   return blocks ? static_cast<double>(s) / static_cast<double>(blocks * bs) : 1e9;
 }
 
@@ -116,20 +122,27 @@ TEST(Blowup, ProducerConsumerStaysBounded) {
   const double c = o * (1 / (1 - f) + 1);
   const double u_peak = static_cast<double>(live_peak.load());
   const double heaps = static_cast<double>(after.heaps);
-  const double bound = c * u_peak +
+  const double largest_block =
+      static_cast<double>(*std::max_element(block_sizes.begin(), block_sizes.end()));
+  constexpr double kThreads = 3;
+  const double waiting =
+      kThreads * (static_cast<double>(params.thread_cache_bytes) +
+                  static_cast<double>(params.remote_batch_blocks) * largest_block) +
+      heaps * static_cast<double>(params.inbox_bytes);
+  const double bound = c * (u_peak + waiting) +
                        (heaps + 1) * static_cast<double>(params.slack_superblocks) * s +
                        static_cast<double>(params.empty_reserve) * s;
   const double peak = static_cast<double>(after.superblock_bytes_peak);
   printf(
       "blowup %s: superblock_bytes_peak %.0f, U_peak %.0f, ratio %.2f; bound %.0f "
-      "(c %.3f, o %.3f, H %zu, K %zu, S %zu, R %zu)\n",
-      params.variant, peak, u_peak, peak / u_peak, bound, c, o, after.heaps,
+      "(c %.3f, o %.3f, W %.0f, H %zu, K %zu, S %zu, R %zu)\n",
+      params.variant, peak, u_peak, peak / u_peak, bound, c, o, waiting, after.heaps,
       params.slack_superblocks, params.superblock_size, params.empty_reserve);
 
   // Private heaps would need a fresh batch per round: make sure the bound would catch that.
   ASSERT_GE(static_cast<double>(rounds) * static_cast<double>(batch_bytes), 10 * bound)
       << "too few rounds for the test to tell a private-heap allocator apart";
-  EXPECT_LE(peak, bound) << "superblock_bytes_peak <= c * U_peak + (H + 1) * K * S + R * S "
+  EXPECT_LE(peak, bound) << "superblock_bytes_peak <= c * (U_peak + W) + (H + 1) * K * S + R * S "
                             "violated: peak "
                          << peak << ", U_peak " << u_peak << ", ratio " << peak / u_peak
                          << ", bound " << bound;

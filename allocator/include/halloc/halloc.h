@@ -25,6 +25,10 @@ typedef struct halloc_params {
   size_t size_classes;       // number of small size classes
   size_t large_threshold;    // requests above this many bytes go straight to the OS (S/2)
   size_t empty_reserve;      // empty superblocks the global heap keeps before releasing to the OS
+  // Freed blocks not yet back in their superblocks (they count as in use; see the README's bound):
+  size_t thread_cache_bytes;   // the most one thread's cache holds of its own heap's blocks
+  size_t remote_batch_blocks;  // blocks of other heaps one thread holds before passing them on
+  size_t inbox_bytes;          // the most bytes of such blocks waiting in one heap's inbox
 } halloc_params;
 
 // One heap's counters, read under that heap's lock.
