@@ -21,7 +21,7 @@ from .load import PEERS
 BASELINE = "halloc-paper"
 STEPS = (
     ("halloc-paper", "the paper: S = 8 KiB, K = 4, 2P heaps (a thread takes the least loaded)"),
-    ("halloc-abl-s64k", "+ 64 KiB superblocks (K = 8, reserve 16 empty)"),
+    ("halloc-abl-s64k", "+ 64 KiB superblocks (K = 16, reserve 16 empty)"),
     ("halloc-abl-heaps", "+ a heap of its own for each thread"),
     ("halloc-abl-cache", "+ per-thread caches; remote frees batched, posted lock-free"),
     ("halloc", "+ freed large mappings kept for reuse (= halloc)"),

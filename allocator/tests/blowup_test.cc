@@ -21,9 +21,9 @@
 // Arithmetic for the private-heap allocator: 300 rounds x 1 MiB = 300 MiB of superblocks.
 // Here U_peak is at most 4 batches (one being filled, two queued, one being freed) plus
 // size-class rounding, about 5 MiB, and W (halloc) = 3 x (509 KiB + 64 x 1008 B) + 3 x 64 KiB
-// ~ 1.9 MiB, so c * (U_peak + W) <= 1.2 * 2.34 * 7 MiB ~ 20 MiB; the per-heap terms are at most
-// (3 + 1) * 8 * 64 KiB + 16 * 64 KiB = 3 MiB (halloc; less for the others): ~23 MiB against
-// 300 MiB, a factor of about 13. The test also asserts a 10x margin.
+// ~ 1.9 MiB, so c * (U_peak + W) <= 2.35 * 7 MiB ~ 16.5 MiB (o ~ 1 for these sizes); the
+// per-heap terms are at most (3 + 1) * 16 * 64 KiB + 16 * 64 KiB = 5 MiB (halloc; less for the
+// others): ~22 MiB against 300 MiB, a factor of about 14. The test also asserts a 10x margin.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
