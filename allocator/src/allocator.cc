@@ -126,9 +126,8 @@ void* Malloc(std::size_t size) {
 // a boundary check, and a push; no lock, no atomic read-modify-write).
 void Free(void* p) {
   if (p == nullptr) return;
-  PageMap::Entry e = g_page_map.Lookup(p);
   if constexpr (kThreadCache) {
-    Superblock* sb = e.superblock();
+    Superblock* sb = tls_cache.SuperblockOfFreed(p);
     if (sb && sb->owner.load(std::memory_order_relaxed) == tls_heap && sb->IsBlockBoundary(p))
         [[likely]] {
       std::uint32_t c = sb->size_class;
@@ -138,7 +137,7 @@ void Free(void* p) {
       }
     }
   }
-  FreeSlow(p, e);
+  FreeSlow(p, g_page_map.Lookup(p));
 }
 
 std::size_t UsableSize(const void* p) {

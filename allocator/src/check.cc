@@ -31,7 +31,7 @@ bool CheckFreeList(Superblock* sb, Violation& v) {
       return false;
     }
     std::size_t index =
-        static_cast<std::size_t>(reinterpret_cast<char*>(b) - sb->memory) / sb->block_size;
+        static_cast<std::size_t>(reinterpret_cast<char*>(b) - sb->memory()) / sb->block_size;
     if (seen[index / 8] & (1u << (index % 8))) {
       v = {"free list holds a block twice (double free?)", nullptr, sb, index, 0};
       return false;
@@ -55,8 +55,8 @@ bool CheckSuperblock(const Heap* h, Superblock* sb, std::uint32_t c, std::uint32
   };
   if (sb->owner.load(std::memory_order_relaxed) != h)
     return fail("superblock filed in a heap that does not own it", 0, 0);
-  if (SuperblockOf(sb->memory) != sb ||
-      Superblock::GranuleOf(sb->memory) != reinterpret_cast<std::uintptr_t>(sb->memory))
+  if (SuperblockOf(sb->memory()) != sb ||
+      Superblock::GranuleOf(sb->memory()) != reinterpret_cast<std::uintptr_t>(sb->memory()))
     return fail("page map does not point at the superblock's descriptor", 0, 0);
   if (sb->size_class != c) return fail("superblock filed under the wrong class", sb->size_class, c);
   if (sb->block_size != kSizeClasses.block_size[c] || sb->capacity != kSizeClasses.capacity[c])
@@ -128,7 +128,7 @@ bool CheckHeap(const Heap* h, Violation& v) {
   std::size_t empties = 0;
   for (Superblock* sb = h->empties; sb; sb = sb->next) {
     if (!h->is_global || !sb->empty() || sb->owner.load(std::memory_order_relaxed) != h ||
-        SuperblockOf(sb->memory) != sb || ++empties > h->empty_count) {
+        SuperblockOf(sb->memory()) != sb || ++empties > h->empty_count) {
       v = {"bad entry in the empty-superblock list", h, sb, empties, h->empty_count};
       return false;
     }

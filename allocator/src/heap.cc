@@ -20,7 +20,7 @@ Superblock* MapSuperblock(std::uint32_t c) {
     OsUnmap(mem, kSuperblockSize, MapPurpose::kSuperblock);
     return nullptr;
   }
-  sb->memory = static_cast<char*>(mem);
+  sb->memory_.store(static_cast<char*>(mem), std::memory_order_relaxed);
   sb->Format(c);
   return sb;
 }
@@ -30,9 +30,11 @@ Superblock* MapSuperblock(std::uint32_t c) {
 void ReleaseList::ReleaseAll() {
   while (Superblock* sb = head) {
     head = sb->next;
-    g_page_map.Clear(sb->memory);
-    OsUnmap(sb->memory, kSuperblockSize, MapPurpose::kSuperblock);
+    char* memory = sb->memory();
+    g_page_map.Clear(memory);
+    // The descriptor lets go of the memory before the OS may hand it out again (thread_cache.h).
     FreeSuperblockDescriptor(sb);
+    OsUnmap(memory, kSuperblockSize, MapPurpose::kSuperblock);
     g_released.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -76,7 +78,7 @@ void OwnerLocks::Return(Superblock* sb, FreeBlock* first, FreeBlock* last, std::
   }
   // Each block is at a block boundary; it must also lie below the bump mark.
   const auto carved_end =
-      reinterpret_cast<std::uintptr_t>(sb->memory) + std::uintptr_t{sb->bump} * sb->block_size;
+      reinterpret_cast<std::uintptr_t>(sb->memory()) + std::uintptr_t{sb->bump} * sb->block_size;
   for (FreeBlock* b = first;; b = b->next) {
     if (reinterpret_cast<std::uintptr_t>(b) >= carved_end) [[unlikely]]
       InvalidPointer("free", b);

@@ -35,6 +35,7 @@ Superblock* NewSuperblockDescriptor() {
 }
 
 void FreeSuperblockDescriptor(Superblock* sb) {
+  sb->memory_.store(nullptr, std::memory_order_relaxed);  // no longer describes any memory
   LockGuard guard(g_arena.lock);
   sb->next = g_arena.free;
   g_arena.free = sb;

@@ -9,6 +9,7 @@
 // `owner` and then finds `owner` unchanged holds the right lock.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +29,10 @@ struct alignas(kCacheLine) Superblock {
   Superblock* prev;  // neighbours in the owner's list for this class and fullness group
   Superblock* next;
   FreeBlock* free_list;
-  char* memory;        // the S bytes the blocks live in
+  // The S bytes the blocks live in; nullptr while the descriptor is free. Atomic because a
+  // thread's free() may check a descriptor it remembers (thread_cache.h) while another thread
+  // hands that descriptor to a new superblock.
+  std::atomic<char*> memory_;
   std::uint32_t used;  // blocks handed out
   std::uint32_t bump;  // blocks [bump, capacity) were never handed out since the last format
   std::uint32_t block_size;
@@ -41,8 +45,9 @@ struct alignas(kCacheLine) Superblock {
   static std::uintptr_t GranuleOf(const void* p) {
     return reinterpret_cast<std::uintptr_t>(p) & ~(kSuperblockSize - 1);
   }
+  char* memory() const { return memory_.load(std::memory_order_relaxed); }
   bool Contains(const void* p) const {
-    return GranuleOf(p) == reinterpret_cast<std::uintptr_t>(memory);
+    return GranuleOf(p) == reinterpret_cast<std::uintptr_t>(memory());
   }
 
   bool empty() const { return used == 0; }
@@ -60,7 +65,7 @@ struct alignas(kCacheLine) Superblock {
       free_list = b->next;
       return b;
     }
-    return memory + std::size_t{bump++} * block_size;
+    return memory() + std::size_t{bump++} * block_size;
   }
 
   // Hands out up to n blocks as a chain from `chain` to `tail` (tail->next is left for the
@@ -75,10 +80,16 @@ struct alignas(kCacheLine) Superblock {
       for (got = 1; got < n && last->next; ++got) last = last->next;
       free_list = last->next;
     }
-    for (; got < n && bump < capacity; ++got) {
-      auto* b = reinterpret_cast<FreeBlock*>(memory + std::size_t{bump++} * block_size);
-      (last ? last->next : head) = b;
-      last = b;
+    if (std::uint32_t k = std::min(n - got, capacity - bump); k > 0) {
+      // Carve k blocks in address order, each pointing at the next.
+      char* p = memory() + std::size_t{bump} * block_size;
+      auto* first = reinterpret_cast<FreeBlock*>(p);
+      for (std::uint32_t i = 1; i < k; ++i, p += block_size)
+        reinterpret_cast<FreeBlock*>(p)->next = reinterpret_cast<FreeBlock*>(p + block_size);
+      (last ? last->next : head) = first;
+      last = reinterpret_cast<FreeBlock*>(p);
+      bump += k;
+      got += k;
     }
     used += got;
     chain = head;
@@ -122,7 +133,7 @@ struct alignas(kCacheLine) Superblock {
  private:
   // Below memory wraps to a huge offset, which no block index meets.
   std::uintptr_t Offset(const void* p) const {
-    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(memory);
+    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(memory());
   }
 };
 

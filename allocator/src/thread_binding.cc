@@ -4,8 +4,6 @@
 #include <sched.h>
 #include <sys/sysinfo.h>
 
-#include <cstring>
-
 #include "large.h"
 #include "lock.h"
 #include "thread_cache.h"
@@ -54,7 +52,7 @@ void AfterForkInChild() {
   Heap* mine = tls_heap;
   // The fork may have interrupted this thread inside its own cache (from a signal handler):
   // start the child with an empty one; the cached blocks are leaked.
-  std::memset(&tls_cache, 0, sizeof tls_cache);
+  tls_cache = ThreadCache{};
   g_binding_lock.Reset();
   LargeAfterForkInChild();
   if (Heap* global = GlobalHeap(); global->lock.IsLocked()) {

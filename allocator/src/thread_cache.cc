@@ -25,15 +25,14 @@ void ThreadCache::Flush(std::uint32_t c, int n) {
   while (n != 0 && head[c]) {
     // Cut the run of consecutive blocks from one superblock: they go back in one step.
     FreeBlock* first = head[c];
-    Superblock* sb = SuperblockOf(first);
+    const std::uintptr_t granule = Superblock::GranuleOf(first);
     FreeBlock* last = first;
     std::uint32_t run = 1;
     --n;
-    while (n != 0 && last->next && sb->Contains(last->next)) {
-      last = last->next;
-      ++run;
-      --n;
-    }
+    for (FreeBlock* next; n != 0 && (next = last->next) && Superblock::GranuleOf(next) == granule;
+         --n, ++run)
+      last = next;
+    Superblock* sb = SuperblockOfFreed(first);
     head[c] = last->next;
     count[c] = static_cast<std::uint16_t>(count[c] - run);
     owners.Return(sb, first, last, run);

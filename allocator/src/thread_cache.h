@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "heap.h"
+#include "page_map.h"
 #include "superblock.h"
 
 namespace halloc {
@@ -44,6 +45,25 @@ struct ThreadCache {
   std::uint16_t count[SizeClassTable::kMaxClasses];
   void* remote[kRemoteBatch];
   std::uint32_t remote_count;
+  // The superblock of the granule free() last looked up, so a run of frees into one superblock
+  // skips the page map. Used only while last_sb->memory() still is that granule: a descriptor
+  // is cleared before its memory goes back to the OS, so it cannot describe a granule that
+  // another superblock took since.
+  std::uintptr_t last_granule = ~std::uintptr_t{0};
+  Superblock* last_sb = nullptr;
+
+  Superblock* SuperblockOfFreed(const void* p) {
+    std::uintptr_t granule = Superblock::GranuleOf(p);
+    if (granule == last_granule && reinterpret_cast<std::uintptr_t>(last_sb->memory()) == granule)
+        [[likely]]
+      return last_sb;
+    Superblock* sb = SuperblockOf(p);
+    if (sb) {
+      last_granule = granule;
+      last_sb = sb;
+    }
+    return sb;
+  }
 
   void* Pop(std::uint32_t c) {
     FreeBlock* b = head[c];

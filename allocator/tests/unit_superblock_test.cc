@@ -8,6 +8,7 @@
 #include "os.h"
 #include "page_map.h"
 #include "superblock.h"
+#include "thread_cache.h"
 
 namespace halloc {
 namespace {
@@ -20,7 +21,7 @@ class SuperblockTest : public ::testing::Test {
     ASSERT_EQ(reinterpret_cast<std::uintptr_t>(mem_) % kSuperblockSize, 0u);
     sb_ = NewSuperblockDescriptor();
     ASSERT_NE(sb_, nullptr);
-    sb_->memory = static_cast<char*>(mem_);
+    sb_->memory_.store(static_cast<char*>(mem_));
   }
   void TearDown() override {
     FreeSuperblockDescriptor(sb_);
@@ -39,7 +40,7 @@ TEST_F(SuperblockTest, HandsOutEveryBlockOnceAlignedAndInside) {
       void* p = sb->Pop();
       ASSERT_TRUE(blocks.insert(p).second) << "class " << c;
       ASSERT_EQ(reinterpret_cast<std::uintptr_t>(p) % kMinAlign, 0u);
-      ASSERT_GE(static_cast<char*>(p), sb->memory);
+      ASSERT_GE(static_cast<char*>(p), sb->memory());
       ASSERT_LE(static_cast<char*>(p) + sb->block_size, static_cast<char*>(mem_) + kSuperblockSize);
       ASSERT_TRUE(sb->IsBlockStart(p));
       ASSERT_FALSE(sb->IsBlockStart(static_cast<char*>(p) + 8));
@@ -90,6 +91,27 @@ TEST(SuperblockDescriptor, DescriptorsAreDistinctCacheLinesAndReused) {
   Superblock* again = NewSuperblockDescriptor();
   EXPECT_TRUE(seen.count(again)) << "a freed descriptor was not reused";
   FreeSuperblockDescriptor(again);
+}
+
+TEST_F(SuperblockTest, FreeNeverTrustsTheDescriptorItRemembersOnceItLetsGoOfTheMemory) {
+  ASSERT_TRUE(g_page_map.SetSuperblock(mem_, sb_));
+  auto* cache = new ThreadCache{};
+  char* block = static_cast<char*>(mem_) + 64;
+  EXPECT_EQ(cache->SuperblockOfFreed(block), sb_);  // looked up in the page map
+  EXPECT_EQ(cache->SuperblockOfFreed(block), sb_);  // remembered
+  // The superblock goes back to the OS and its granule comes back under another descriptor,
+  // while the old one waits for reuse.
+  Superblock* fresh = NewSuperblockDescriptor();
+  ASSERT_NE(fresh, nullptr);
+  g_page_map.Clear(mem_);
+  FreeSuperblockDescriptor(sb_);
+  EXPECT_EQ(sb_->memory(), nullptr);
+  fresh->memory_.store(static_cast<char*>(mem_));
+  ASSERT_TRUE(g_page_map.SetSuperblock(mem_, fresh));
+  EXPECT_EQ(cache->SuperblockOfFreed(block), fresh);
+  g_page_map.Clear(mem_);
+  delete cache;
+  sb_ = fresh;  // TearDown frees it
 }
 
 TEST(PageMap, FindsWhatWasEnteredAndNothingElse) {
