@@ -74,9 +74,6 @@ inline void* SmallAlloc(std::uint32_t c) {
 
 [[gnu::noinline]] void* LargeOrFail(std::size_t size, std::size_t alignment, bool zero = false,
                                     LargeUse use = LargeUse::kExact) {
-  if (alignment == kMinAlign && !zero) {
-    if (void* p = LargeAllocFromSpare(size)) return p;
-  }
   if (size > PTRDIFF_MAX) return OutOfMemory();
   CurrentHeap();  // binds the thread, whose exit hook hands its spare mapping on (large.h)
   void* p = LargeAlloc(size, alignment, zero, use);
@@ -111,7 +108,7 @@ inline void* SmallAlloc(std::uint32_t c) {
   LargeHeader* large = e.large();
   if (large == nullptr || large->user != p) [[unlikely]]
     InvalidPointer("free", p);
-  LargeFree(large);
+  if (!LargeFreeToSpare(large)) LargeFree(large);
 }
 
 }  // namespace
@@ -119,6 +116,9 @@ inline void* SmallAlloc(std::uint32_t c) {
 void* Malloc(std::size_t size) {
   if (size <= kLargeThreshold) [[likely]]
     return SmallAlloc(SizeClassOf(size));
+  if (size <= PTRDIFF_MAX) {
+    if (void* p = LargeAllocFromSpare(size)) return p;
+  }
   return LargeOrFail(size, kMinAlign);
 }
 
@@ -127,7 +127,8 @@ void* Malloc(std::size_t size) {
 void Free(void* p) {
   if (p == nullptr) return;
   if constexpr (kThreadCache) {
-    Superblock* sb = tls_cache.SuperblockOfFreed(p);
+    PageMap::Entry e = tls_cache.EntryOfFreed(p);
+    Superblock* sb = e.superblock();
     if (sb && sb->owner.load(std::memory_order_relaxed) == tls_heap && sb->IsBlockBoundary(p))
         [[likely]] {
       std::uint32_t c = sb->size_class;
@@ -136,6 +137,7 @@ void Free(void* p) {
         return;
       }
     }
+    return FreeSlow(p, e);
   }
   FreeSlow(p, g_page_map.Lookup(p));
 }

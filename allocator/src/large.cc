@@ -12,13 +12,13 @@
 #include "thread_binding.h"
 
 namespace halloc {
+
+constinit thread_local LargeHeader* tls_large_spare [[gnu::tls_model("initial-exec")]] = nullptr;
+
 namespace {
 
 // Mappings not in the shared cache: live objects and the threads' spares.
 constinit std::atomic<std::size_t> g_mapping_count{0};
-
-// The calling thread's kept mapping (bound threads only: their exit hook hands it on).
-constinit thread_local LargeHeader* tls_spare [[gnu::tls_model("initial-exec")]] = nullptr;
 
 // Whether a kept mapping of `have` bytes suits a request of `need`: big enough, and, unless the
 // object is expected to grow, not so big that reusing it strands much more than the request.
@@ -99,8 +99,8 @@ void Retire(LargeHeader* h) {
 
 // A kept mapping that suits `need` bytes: the thread's spare, else one from the shared cache.
 LargeHeader* TakeKept(std::size_t need, LargeUse use) {
-  if (LargeHeader* s = tls_spare; s && Suits(s->map_size, need, use)) {
-    tls_spare = nullptr;
+  if (LargeHeader* s = tls_large_spare; s && Suits(s->map_size, need, use)) {
+    tls_large_spare = nullptr;
     return s;
   }
   LargeHeader* h = g_cache.Take(need, use);
@@ -117,15 +117,6 @@ void* Reuse(LargeHeader* h, std::size_t size, std::size_t alignment) {
 }
 
 }  // namespace
-
-void* LargeAllocFromSpare(std::size_t size) {
-  LargeHeader* s = tls_spare;
-  if (s == nullptr || size > PTRDIFF_MAX - kCacheLine - kPageSize ||
-      !Suits(s->map_size, RoundUp(kCacheLine + size, kPageSize), LargeUse::kExact))
-    return nullptr;
-  tls_spare = nullptr;
-  return Reuse(s, size, kMinAlign);
-}
 
 void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse use) {
   if (alignment > kMaxAlignment) return nullptr;
@@ -167,11 +158,9 @@ void LargeFree(LargeHeader* h) {
     Unmap(h);
     return;
   }
+  if (LargeFreeToSpare(h)) return;
   h->user = nullptr;  // kept: a second free of the same pointer no longer matches
-  // The newest freed mapping is the spare (its pages are the warmest); the one it displaces
-  // goes to the shared cache.
-  if (h->map_size <= kSpareMax && tls_heap != nullptr) h = std::exchange(tls_spare, h);
-  if (h) Retire(h);
+  Retire(h);
 }
 
 void* LargeRealloc(LargeHeader* h, std::size_t size) {
@@ -212,12 +201,12 @@ void* LargeRealloc(LargeHeader* h, std::size_t size) {
 }
 
 std::size_t LargeCount() {
-  return g_mapping_count.load(std::memory_order_relaxed) - (tls_spare != nullptr);
+  return g_mapping_count.load(std::memory_order_relaxed) - (tls_large_spare != nullptr);
 }
 
 std::size_t LargeCachedBytes() {
   LockGuard guard(g_cache.lock);
-  return g_cache.bytes + (tls_spare ? tls_spare->map_size : 0);
+  return g_cache.bytes + (tls_large_spare ? tls_large_spare->map_size : 0);
 }
 
 const char* LargeCacheViolation() {
@@ -234,7 +223,7 @@ const char* LargeCacheViolation() {
   }
   if (bytes != g_cache.bytes) return "large cache: byte count differs from its entries";
   if (bytes > kPolicy.large_cache_bytes) return "large cache: holds more bytes than allowed";
-  if (LargeHeader* s = tls_spare) {
+  if (LargeHeader* s = tls_large_spare) {
     if (s->user != nullptr || s->map_size > kSpareMax || g_page_map.Lookup(Granule(s)).large() != s)
       return "large cache: the thread's spare mapping is not a kept mapping";
   }
@@ -242,11 +231,11 @@ const char* LargeCacheViolation() {
 }
 
 void LargeThreadExit() {
-  if (LargeHeader* s = std::exchange(tls_spare, nullptr)) Retire(s);
+  if (LargeHeader* s = std::exchange(tls_large_spare, nullptr)) Retire(s);
 }
 
 void LargeAfterForkInChild() {
-  tls_spare = nullptr;
+  tls_large_spare = nullptr;
   if (!g_cache.lock.IsLocked()) return;
   g_cache.lock.Reset();
   g_cache.count = 0;

@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "os.h"
 #include "policy.h"
+#include "thread_binding.h"
 
 namespace halloc {
 
@@ -37,10 +39,33 @@ enum class LargeUse { kExact, kGrowing };
 // kGrowing (realloc): the mapping gets room to grow into, so later reallocs stay in place.
 void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero,
                  LargeUse use = LargeUse::kExact);
-// The fast path of LargeAlloc for a default-aligned object: the calling thread's spare mapping
-// when it suits, else nullptr.
-void* LargeAllocFromSpare(std::size_t size);
+// The calling thread's kept mapping (bound threads only: their exit hook hands it on).
+extern constinit thread_local LargeHeader* tls_large_spare [[gnu::tls_model("initial-exec")]];
+
+// The fast path of LargeAlloc for a default-aligned object of at most PTRDIFF_MAX bytes: the
+// calling thread's spare mapping when it fits without stranding much, else nullptr.
+inline void* LargeAllocFromSpare(std::size_t size) {
+  LargeHeader* s = tls_large_spare;
+  if (s == nullptr) return nullptr;
+  std::size_t need = (kCacheLine + size + kPageSize - 1) & ~(kPageSize - 1);
+  if (s->map_size < need || s->map_size > need + need / 2) return nullptr;
+  tls_large_spare = nullptr;
+  s->user = s->base() + kCacheLine;  // still in the page map at this granule
+  s->alignment = kMinAlign;
+  s->size = size;
+  return s->user;
+}
 void LargeFree(LargeHeader* h);
+// The fast path of LargeFree: h becomes the calling thread's spare when it has none and h
+// fits; returns false, changing nothing, otherwise.
+inline bool LargeFreeToSpare(LargeHeader* h) {
+  if (!kLargeCache || tls_large_spare != nullptr || h->alignment > kCacheLine ||
+      h->map_size > kSpareMax || tls_heap == nullptr)
+    return false;
+  h->user = nullptr;  // kept: a second free of the same pointer no longer matches
+  tls_large_spare = h;
+  return true;
+}
 // Resizes h's object to `size` bytes keeping its contents: in place when it fits (growing into
 // the room left at the end, or unmapping the tail of a real shrink), else by moving its pages to
 // a larger mapping (the kernel moves them; nothing is copied). Returns the object's address, or

@@ -52,17 +52,18 @@ struct ThreadCache {
   std::uintptr_t last_granule = ~std::uintptr_t{0};
   Superblock* last_sb = nullptr;
 
-  Superblock* SuperblockOfFreed(const void* p) {
+  // What covers p's granule (as g_page_map.Lookup), remembering a superblock for next time.
+  PageMap::Entry EntryOfFreed(const void* p) {
     std::uintptr_t granule = Superblock::GranuleOf(p);
     if (granule == last_granule && reinterpret_cast<std::uintptr_t>(last_sb->memory()) == granule)
         [[likely]]
-      return last_sb;
-    Superblock* sb = SuperblockOf(p);
-    if (sb) {
+      return {reinterpret_cast<std::uintptr_t>(last_sb)};
+    PageMap::Entry e = g_page_map.Lookup(p);
+    if (Superblock* sb = e.superblock()) {
       last_granule = granule;
       last_sb = sb;
     }
-    return sb;
+    return e;
   }
 
   void* Pop(std::uint32_t c) {

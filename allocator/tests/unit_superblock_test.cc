@@ -97,8 +97,8 @@ TEST_F(SuperblockTest, FreeNeverTrustsTheDescriptorItRemembersOnceItLetsGoOfTheM
   ASSERT_TRUE(g_page_map.SetSuperblock(mem_, sb_));
   auto* cache = new ThreadCache{};
   char* block = static_cast<char*>(mem_) + 64;
-  EXPECT_EQ(cache->SuperblockOfFreed(block), sb_);  // looked up in the page map
-  EXPECT_EQ(cache->SuperblockOfFreed(block), sb_);  // remembered
+  EXPECT_EQ(cache->EntryOfFreed(block).superblock(), sb_);  // looked up in the page map
+  EXPECT_EQ(cache->EntryOfFreed(block).superblock(), sb_);  // remembered
   // The superblock goes back to the OS and its granule comes back under another descriptor,
   // while the old one waits for reuse.
   Superblock* fresh = NewSuperblockDescriptor();
@@ -108,7 +108,7 @@ TEST_F(SuperblockTest, FreeNeverTrustsTheDescriptorItRemembersOnceItLetsGoOfTheM
   EXPECT_EQ(sb_->memory(), nullptr);
   fresh->memory_.store(static_cast<char*>(mem_));
   ASSERT_TRUE(g_page_map.SetSuperblock(mem_, fresh));
-  EXPECT_EQ(cache->SuperblockOfFreed(block), fresh);
+  EXPECT_EQ(cache->EntryOfFreed(block).superblock(), fresh);
   g_page_map.Clear(mem_);
   delete cache;
   sb_ = fresh;  // TearDown frees it
