@@ -127,17 +127,24 @@ void* Malloc(std::size_t size) {
 void Free(void* p) {
   if (p == nullptr) return;
   if constexpr (kThreadCache) {
-    PageMap::Entry e = tls_cache.EntryOfFreed(p);
-    Superblock* sb = e.superblock();
-    if (sb && sb->owner.load(std::memory_order_relaxed) == tls_heap && sb->IsBlockBoundary(p))
-        [[likely]] {
+    ThreadCache& cache = tls_cache;
+    const std::uintptr_t granule = Superblock::GranuleOf(p);
+    Superblock* sb = cache.Remembered(granule);
+    if (sb == nullptr) [[unlikely]] {
+      PageMap::Entry e = g_page_map.Lookup(p);
+      sb = e.superblock();
+      if (sb == nullptr) return FreeSlow(p, e);
+      cache.Remember(granule, sb);
+    }
+    if (sb->owner.load(std::memory_order_relaxed) == tls_heap &&
+        sb->IsBlockBoundaryAt(reinterpret_cast<std::uintptr_t>(p) - granule)) [[likely]] {
       std::uint32_t c = sb->size_class;
-      if (!tls_cache.Full(c)) [[likely]] {
-        tls_cache.Push(c, p);
+      if (!cache.Full(c)) [[likely]] {
+        cache.Push(c, p);
         return;
       }
     }
-    return FreeSlow(p, e);
+    return FreeSlow(p, {reinterpret_cast<std::uintptr_t>(sb)});
   }
   FreeSlow(p, g_page_map.Lookup(p));
 }

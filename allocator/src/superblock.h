@@ -116,10 +116,11 @@ struct alignas(kCacheLine) Superblock {
 
   // Whether p is at a block boundary. Reads only what cannot change while a block is live, so
   // it needs no lock when p is (claimed to be) a live block.
-  bool IsBlockBoundary(const void* p) const {
-    // An offset of S or more (p outside the memory) gives an index of capacity or more, or a
-    // wrapped product whose index times block_size is below S: never a match.
-    std::uintptr_t offset = Offset(p);
+  bool IsBlockBoundary(const void* p) const { return IsBlockBoundaryAt(Offset(p)); }
+  // The same for p at `offset` bytes from memory(). An offset of S or more (p outside the
+  // memory) gives an index of capacity or more, or a wrapped product whose index times
+  // block_size is below S: never a match.
+  bool IsBlockBoundaryAt(std::uintptr_t offset) const {
     std::uint64_t index = (offset * reciprocal) >> kReciprocalShift;
     return index < capacity && index * block_size == offset;
   }
@@ -138,6 +139,9 @@ struct alignas(kCacheLine) Superblock {
 };
 
 static_assert(sizeof(Superblock) == kCacheLine);
+
+// A descriptor of no memory, for pointers that must always point at one.
+inline constinit Superblock kNoSuperblock{};
 
 // A descriptor from the metadata arena (nullptr when the OS refuses memory), and back.
 Superblock* NewSuperblockDescriptor();

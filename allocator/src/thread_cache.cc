@@ -32,7 +32,7 @@ void ThreadCache::Flush(std::uint32_t c, int n) {
     for (FreeBlock* next; n != 0 && (next = last->next) && Superblock::GranuleOf(next) == granule;
          --n, ++run)
       last = next;
-    Superblock* sb = EntryOfFreed(first).superblock();
+    Superblock* sb = SuperblockOf(first);
     head[c] = last->next;
     count[c] = static_cast<std::uint16_t>(count[c] - run);
     owners.Return(sb, first, last, run);

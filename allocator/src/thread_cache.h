@@ -50,20 +50,18 @@ struct ThreadCache {
   // is cleared before its memory goes back to the OS, so it cannot describe a granule that
   // another superblock took since.
   std::uintptr_t last_granule = ~std::uintptr_t{0};
-  Superblock* last_sb = nullptr;
+  Superblock* last_sb = &kNoSuperblock;
 
-  // What covers p's granule (as g_page_map.Lookup), remembering a superblock for next time.
-  PageMap::Entry EntryOfFreed(const void* p) {
-    std::uintptr_t granule = Superblock::GranuleOf(p);
-    if (granule == last_granule && reinterpret_cast<std::uintptr_t>(last_sb->memory()) == granule)
-        [[likely]]
-      return {reinterpret_cast<std::uintptr_t>(last_sb)};
-    PageMap::Entry e = g_page_map.Lookup(p);
-    if (Superblock* sb = e.superblock()) {
-      last_granule = granule;
-      last_sb = sb;
-    }
-    return e;
+  // The remembered superblock when it holds `granule`, else nullptr.
+  Superblock* Remembered(std::uintptr_t granule) const {
+    if (granule != last_granule || reinterpret_cast<std::uintptr_t>(last_sb->memory()) != granule)
+        [[unlikely]]
+      return nullptr;
+    return last_sb;
+  }
+  void Remember(std::uintptr_t granule, Superblock* sb) {
+    last_granule = granule;
+    last_sb = sb;
   }
 
   void* Pop(std::uint32_t c) {

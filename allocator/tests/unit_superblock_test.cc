@@ -94,22 +94,21 @@ TEST(SuperblockDescriptor, DescriptorsAreDistinctCacheLinesAndReused) {
 }
 
 TEST_F(SuperblockTest, FreeNeverTrustsTheDescriptorItRemembersOnceItLetsGoOfTheMemory) {
-  ASSERT_TRUE(g_page_map.SetSuperblock(mem_, sb_));
   auto* cache = new ThreadCache{};
-  char* block = static_cast<char*>(mem_) + 64;
-  EXPECT_EQ(cache->EntryOfFreed(block).superblock(), sb_);  // looked up in the page map
-  EXPECT_EQ(cache->EntryOfFreed(block).superblock(), sb_);  // remembered
+  const auto granule = reinterpret_cast<std::uintptr_t>(mem_);
+  EXPECT_EQ(cache->Remembered(granule), nullptr) << "nothing remembered yet";
+  EXPECT_EQ(cache->Remembered(0), nullptr);
+  cache->Remember(granule, sb_);
+  EXPECT_EQ(cache->Remembered(granule), sb_);
+  EXPECT_EQ(cache->Remembered(granule + kSuperblockSize), nullptr) << "another granule";
   // The superblock goes back to the OS and its granule comes back under another descriptor,
   // while the old one waits for reuse.
   Superblock* fresh = NewSuperblockDescriptor();
   ASSERT_NE(fresh, nullptr);
-  g_page_map.Clear(mem_);
   FreeSuperblockDescriptor(sb_);
   EXPECT_EQ(sb_->memory(), nullptr);
   fresh->memory_.store(static_cast<char*>(mem_));
-  ASSERT_TRUE(g_page_map.SetSuperblock(mem_, fresh));
-  EXPECT_EQ(cache->EntryOfFreed(block).superblock(), fresh);
-  g_page_map.Clear(mem_);
+  EXPECT_EQ(cache->Remembered(granule), nullptr) << "the old descriptor let go of the memory";
   delete cache;
   sb_ = fresh;  // TearDown frees it
 }
