@@ -70,21 +70,16 @@ OwnerLocks::~OwnerLocks() {
   release_.ReleaseAll();
 }
 
-void OwnerLocks::Return(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n) {
+void OwnerLocks::Return(Superblock* sb, const Run& run) {
   if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
     if (locked_) locked_->lock.Unlock();
     locked_ = LockOwner(sb);
     if (locked_ == nullptr) return;  // abandoned at fork: leak
   }
-  // Each block is at a block boundary; it must also lie below the bump mark.
-  const auto carved_end =
-      reinterpret_cast<std::uintptr_t>(sb->memory()) + std::uintptr_t{sb->bump} * sb->block_size;
-  for (FreeBlock* b = first;; b = b->next) {
-    if (reinterpret_cast<std::uintptr_t>(b) >= carved_end) [[unlikely]]
-      InvalidPointer("free", b);
-    if (b == last) break;
-  }
-  locked_->FreeChain(sb, first, last, n, release_);
+  // Each block is at a block boundary; all must lie below the bump mark.
+  if (!sb->IsCarved(reinterpret_cast<const void*>(run.highest))) [[unlikely]]
+    InvalidPointer("free", reinterpret_cast<const void*>(run.highest));
+  locked_->FreeChain(sb, run.first, run.last, run.n, release_);
 }
 
 bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
@@ -108,19 +103,13 @@ void Heap::Drain() {
   std::size_t bytes = 0;
   OwnerLocks owners;
   while (b) {
-    // Cut the run of blocks of one superblock; their superblock may have moved to another heap
-    // since they were posted, and OwnerLocks finds its owner now.
+    // A run of blocks of one superblock; their superblock may have moved to another heap since
+    // they were posted, and OwnerLocks finds its owner now.
+    Run run = Run::Cut(b, UINT32_MAX);
     Superblock* sb = SuperblockOf(b);
-    FreeBlock* first = b;
-    FreeBlock* last = b;
-    std::uint32_t n = 1;
-    while (last->next && sb->Contains(last->next)) {
-      last = last->next;
-      ++n;
-    }
-    b = last->next;
-    bytes += std::size_t{n} * sb->block_size;
-    owners.Return(sb, first, last, n);
+    b = run.last->next;
+    bytes += std::size_t{run.n} * sb->block_size;
+    owners.Return(sb, run);
   }
   inbox_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }

@@ -131,9 +131,9 @@ class OwnerLocks {
   OwnerLocks& operator=(const OwnerLocks&) = delete;
   ~OwnerLocks();
 
-  // Gives back first..last (n blocks, all of sb, each at a block boundary). A block that was
+  // Gives back a run of sb's blocks, each at a block boundary. A run with a block that was
   // never carved out is reported as an invalid pointer.
-  void Return(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n);
+  void Return(Superblock* sb, const Run& run);
 
  private:
   Heap* locked_ = nullptr;

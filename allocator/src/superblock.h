@@ -24,6 +24,19 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
+// Blocks first..last of a list, n of them, all in one superblock; `highest` is the highest
+// address among them (a run is valid when that one was carved out).
+struct Run {
+  FreeBlock* first;
+  FreeBlock* last;
+  std::uint32_t n;
+  std::uintptr_t highest;
+
+  static Run Of(FreeBlock* b) { return {b, b, 1, reinterpret_cast<std::uintptr_t>(b)}; }
+  // The longest run from `first` (at most `max` blocks) whose blocks share first's granule.
+  static Run Cut(FreeBlock* first, std::uint32_t max);
+};
+
 struct alignas(kCacheLine) Superblock {
   std::atomic<Heap*> owner;
   Superblock* prev;  // neighbours in the owner's list for this class and fullness group
@@ -139,6 +152,17 @@ struct alignas(kCacheLine) Superblock {
 };
 
 static_assert(sizeof(Superblock) == kCacheLine);
+
+inline Run Run::Cut(FreeBlock* first, std::uint32_t max) {
+  Run r = Of(first);
+  const std::uintptr_t granule = Superblock::GranuleOf(first);
+  for (FreeBlock* next;
+       r.n < max && (next = r.last->next) && Superblock::GranuleOf(next) == granule; ++r.n) {
+    r.last = next;
+    r.highest = std::max(r.highest, reinterpret_cast<std::uintptr_t>(next));
+  }
+  return r;
+}
 
 // A descriptor of no memory, for pointers that must always point at one.
 inline constinit Superblock kNoSuperblock{};

@@ -20,22 +20,15 @@ void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
   }
 }
 
-void ThreadCache::Flush(std::uint32_t c, int n) {
+void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
   OwnerLocks owners;
-  while (n != 0 && head[c]) {
-    // Cut the run of consecutive blocks from one superblock: they go back in one step.
-    FreeBlock* first = head[c];
-    const std::uintptr_t granule = Superblock::GranuleOf(first);
-    FreeBlock* last = first;
-    std::uint32_t run = 1;
-    --n;
-    for (FreeBlock* next; n != 0 && (next = last->next) && Superblock::GranuleOf(next) == granule;
-         --n, ++run)
-      last = next;
-    Superblock* sb = SuperblockOf(first);
-    head[c] = last->next;
-    count[c] = static_cast<std::uint16_t>(count[c] - run);
-    owners.Return(sb, first, last, run);
+  for (std::uint32_t left = n; left != 0 && head[c];) {
+    // Consecutive blocks from one superblock go back in one step.
+    Run run = Run::Cut(head[c], left);
+    head[c] = run.last->next;
+    count[c] = static_cast<std::uint16_t>(count[c] - run.n);
+    left -= run.n;
+    owners.Return(SuperblockOf(run.first), run);
   }
 }
 
@@ -60,14 +53,14 @@ void ThreadCache::FlushRemote() {
     if (owner->Post(first, last, bytes)) continue;
     for (std::uint32_t k = i; k < end; ++k) {
       auto* b = static_cast<FreeBlock*>(remote[k]);
-      owners.Return(SuperblockOf(b), b, b, 1);
+      owners.Return(SuperblockOf(b), Run::Of(b));
     }
   }
   remote_count = 0;
 }
 
 void ThreadCache::FlushAll() {
-  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) Flush(c, -1);
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) Flush(c, UINT32_MAX);
   FlushRemote();
 }
 

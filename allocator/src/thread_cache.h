@@ -87,8 +87,8 @@ struct ThreadCache {
 
   // Refills class c from `heap` (locked by the caller) up to half its limit.
   void Refill(Heap* heap, std::uint32_t c, ReleaseList& release);
-  // Returns n blocks of class c (all when n is -1) to their superblocks' owners.
-  void Flush(std::uint32_t c, int n);
+  // Returns up to n blocks of class c to their superblocks' owners.
+  void Flush(std::uint32_t c, std::uint32_t n);
   // Returns the remote blocks to their owners.
   void FlushRemote();
   void FlushAll();
