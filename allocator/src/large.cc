@@ -108,14 +108,6 @@ LargeHeader* TakeKept(std::size_t need, LargeUse use) {
   return h;
 }
 
-// A kept mapping, still in the page map at this granule, takes a new object.
-void* Reuse(LargeHeader* h, std::size_t size, std::size_t alignment) {
-  h->user = h->base() + kCacheLine;
-  h->alignment = alignment;
-  h->size = size;
-  return h->user;
-}
-
 }  // namespace
 
 void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse use) {
@@ -128,7 +120,7 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
   std::size_t map_size = RoundUp(offset + size, kPageSize);
   if (kLargeCache && offset == kCacheLine) {
     if (LargeHeader* h = TakeKept(map_size, use)) {
-      void* p = Reuse(h, size, alignment);
+      void* p = h->Reuse(size, alignment);
       if (zero) std::memset(p, 0, size);
       return p;
     }

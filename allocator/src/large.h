@@ -21,9 +21,15 @@ struct LargeHeader {
   void* user;            // the pointer handed out; nullptr while the mapping is kept for reuse
   std::size_t map_size;  // bytes mapped, from the header on
   std::size_t alignment;
-  std::size_t
-      size;  // bytes last asked for (malloc or realloc): realloc tells growth from shrinking
+  std::size_t size;  // bytes last asked for: realloc tells growth from shrinking by it
   char* base() { return reinterpret_cast<char*>(this); }
+  // A kept mapping (still in the page map at this granule) takes a new default-offset object.
+  void* Reuse(std::size_t bytes, std::size_t align) {
+    user = base() + kCacheLine;
+    alignment = align;
+    size = bytes;
+    return user;
+  }
   std::size_t usable() {
     return map_size - static_cast<std::size_t>(static_cast<char*>(user) - base());
   }
@@ -50,10 +56,7 @@ inline void* LargeAllocFromSpare(std::size_t size) {
   std::size_t need = (kCacheLine + size + kPageSize - 1) & ~(kPageSize - 1);
   if (s->map_size < need || s->map_size > need + need / 2) return nullptr;
   tls_large_spare = nullptr;
-  s->user = s->base() + kCacheLine;  // still in the page map at this granule
-  s->alignment = kMinAlign;
-  s->size = size;
-  return s->user;
+  return s->Reuse(size, kMinAlign);
 }
 void LargeFree(LargeHeader* h);
 // The fast path of LargeFree: h becomes the calling thread's spare when it has none and h

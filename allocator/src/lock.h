@@ -33,7 +33,7 @@ class Mutex {
  private:
   [[gnu::noinline]] void LockSlow() {
     // Spin briefly: critical sections are short and the holder is usually running.
-    for (int i = 0; i < 1024; ++i) {
+    for (int i = 0; i < 64; ++i) {
       __builtin_ia32_pause();
       uint32_t expected = 0;
       if (state_.load(std::memory_order_relaxed) == 0 &&

@@ -59,9 +59,6 @@ struct alignas(kCacheLine) Superblock {
     return reinterpret_cast<std::uintptr_t>(p) & ~(kSuperblockSize - 1);
   }
   char* memory() const { return memory_.load(std::memory_order_relaxed); }
-  bool Contains(const void* p) const {
-    return GranuleOf(p) == reinterpret_cast<std::uintptr_t>(memory());
-  }
 
   bool empty() const { return used == 0; }
   bool full() const { return used == capacity; }

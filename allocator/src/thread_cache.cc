@@ -1,7 +1,5 @@
 #include "thread_cache.h"
 
-#include <cstring>
-
 #include "page_map.h"
 
 namespace halloc {

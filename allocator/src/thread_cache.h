@@ -4,9 +4,9 @@
 //
 // Cached blocks count as in use for their heap (u), so Hoard's invariant and its bound still
 // hold with U raised by at most kCacheLimits.bound_bytes (plus kRemoteBatch blocks waiting to
-// go back to other heaps) per thread. Blocks freed by another thread
-// never enter this cache (they go back to the owner heap), which keeps passive false sharing
-// out, and a block's superblock never changes while the block is cached and still in use.
+// go back to other heaps) per thread. Blocks freed by another thread never enter this cache
+// (they go back to the owner heap), which keeps passive false sharing out, and a block's
+// superblock never changes while the block is cached and still in use.
 #pragma once
 
 #include <cstdint>
@@ -36,8 +36,9 @@ constexpr CacheLimits BuildCacheLimits() {
 inline constexpr CacheLimits kCacheLimits = BuildCacheLimits();
 
 // Blocks this thread freed that belong to other heaps wait here and go back to their owners
-// in batches, one lock per run of one owner (a consumer thread frees a producer's blocks with
-// one lock per batch, not per block). They never serve this thread's mallocs.
+// in batches: each run of one owner's blocks is posted to that heap's inbox with one atomic
+// push (or, when the inbox is full, returned under the owner's lock). They never serve this
+// thread's mallocs.
 inline constexpr std::uint32_t kRemoteBatch = 64;
 
 struct ThreadCache {

@@ -2,6 +2,7 @@
 // one allocator per process, so they compare counters before and after rather than absolutes.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -87,6 +88,56 @@ TEST(Heap, CrossThreadFreeReturnsTheBlockToItsOwner) {
   halloc_stats after{};
   halloc_get_stats(&after);
   EXPECT_LE(after.superblock_bytes, before.superblock_bytes) << "frees never map memory";
+}
+
+TEST(Heap, BlocksPostedToAHeapsInboxComeBackWhenItDrains) {
+  std::vector<void*> blocks;
+  Heap* owner = nullptr;
+  std::atomic<int> stage{0};
+  std::thread producer([&] {
+    for (int i = 0; i < 100; ++i) blocks.push_back(Malloc(64));
+    owner = tls_heap;
+    stage.store(1);
+    while (stage.load() != 2) std::this_thread::yield();  // stay bound: Post needs a thread
+  });
+  while (stage.load() != 1) std::this_thread::yield();
+  halloc_heap_stats before{};
+  ASSERT_EQ(halloc_get_heap_stats(owner->index, &before), 0);
+  // Malloc may drain this thread's heap's inbox (the producer's, where heaps are shared):
+  // take the block the refusal below needs first.
+  auto* extra = static_cast<FreeBlock*>(Malloc(64));
+  // Chain the blocks as FlushRemote does and post them.
+  auto* first = static_cast<FreeBlock*>(blocks.front());
+  FreeBlock* last = first;
+  for (std::size_t i = 1; i < blocks.size(); ++i) {
+    last->next = static_cast<FreeBlock*>(blocks[i]);
+    last = last->next;
+  }
+  last->next = nullptr;
+  const std::size_t bytes = blocks.size() * UsableSize(first);
+  ASSERT_TRUE(owner->Post(first, last, bytes));
+  EXPECT_EQ(owner->inbox_bytes.load(), bytes);
+  ExpectConsistent();  // the inbox is walked and its bytes counted
+  // More than the inbox may hold is refused, and nothing changes.
+  EXPECT_FALSE(owner->Post(extra, extra, Heap::kInboxLimit - bytes + 1));
+  EXPECT_EQ(owner->inbox_bytes.load(), bytes);
+  Free(extra);
+  owner->Drain();
+  EXPECT_EQ(owner->inbox.load(), nullptr);
+  EXPECT_EQ(owner->inbox_bytes.load(), 0u);
+  halloc_heap_stats after{};
+  ASSERT_EQ(halloc_get_heap_stats(owner->index, &after), 0);
+  EXPECT_EQ(after.in_use_bytes + bytes, before.in_use_bytes) << "the posted blocks came back";
+  stage.store(2);
+  producer.join();
+  // A heap with no thread left (the producer's own, where heaps are per thread) takes no
+  // posts: nobody would take them back.
+  auto* b = static_cast<FreeBlock*>(Malloc(64));
+  if (owner->threads.load() == 0) {
+    EXPECT_FALSE(owner->Post(b, b, 64));
+  }
+  Free(b);
+  ExpectConsistent();
 }
 
 TEST(Heap, MemoryFreedByOneThreadIsReusedByAnother) {
