@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -98,6 +99,71 @@ TEST(Stress, CrossThreadFreesKeepInvariants) {
   EXPECT_EQ(corrupted.load(), 0) << "blocks corrupted or allocations failed";
   EXPECT_EQ(halloc_test::CheckInvariants(), "");
   EXPECT_EQ(halloc_test::LiveBytes(), 0u) << "bytes still counted in use after every free";
+}
+
+// Superblocks are emptied and given back to the OS over and over while other threads free
+// into them and map new ones, so granules come back under other descriptors: frees that
+// remember a superblock, remote batches posted to inboxes and the descriptors' reuse all race.
+TEST(Stress, SuperblocksReleasedAndRemappedWhileThreadsFree) {
+  ASSERT_EQ(halloc_test::WhyNotServed(), "");
+  const int threads = 4;
+  const int rounds = 20;
+  const int burst = 2000;  // ~2 MiB of 1 KiB blocks a round and thread: far beyond the reserve
+  const std::size_t released_before = halloc_test::Stats().released_superblocks;
+  std::vector<Inbox> inboxes(threads);
+  std::atomic<int> corrupted{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      std::uint64_t tag = static_cast<std::uint64_t>(t + 1) << 48;
+      for (int round = 0; round < rounds; ++round) {
+        std::vector<Block> mine;
+        for (int i = 0; i < burst; ++i) {
+          std::size_t n = 512 + static_cast<std::size_t>(i % 8) * 128;
+          Block b{halloc::Malloc(n), n, ++tag};
+          if (b.p == nullptr) {
+            corrupted++;
+            continue;
+          }
+          halloc_test::Fill(b.p, 32, b.tag);
+          mine.push_back(b);
+        }
+        // Every other block goes to the next thread, which frees it remotely.
+        {
+          Inbox& to = inboxes[(t + 1) % threads];
+          std::lock_guard guard(to.lock);
+          for (std::size_t i = 0; i < mine.size(); i += 2) to.blocks.push_back(mine[i]);
+        }
+        for (std::size_t i = 1; i < mine.size(); i += 2) {
+          if (!Intact(mine[i])) corrupted++;
+          halloc::Free(mine[i].p);
+        }
+        std::deque<Block> received;
+        {
+          std::lock_guard guard(inboxes[t].lock);
+          received.swap(inboxes[t].blocks);
+        }
+        for (const Block& b : received) {
+          if (!Intact(b)) corrupted++;
+          halloc::Free(b.p);
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (Inbox& in : inboxes) {
+    for (const Block& b : in.blocks) {
+      if (!Intact(b)) corrupted++;
+      halloc::Free(b.p);
+    }
+  }
+  EXPECT_EQ(corrupted.load(), 0) << "blocks corrupted or allocations failed";
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+  EXPECT_EQ(halloc_test::LiveBytes(), 0u) << "bytes still counted in use after every free";
+  if (std::string(halloc_test::Params().variant) != "halloc-serial") {  // it never releases
+    EXPECT_GT(halloc_test::Stats().released_superblocks, released_before)
+        << "no superblock went back to the OS: the test did not exercise what it is for";
+  }
 }
 
 }  // namespace
