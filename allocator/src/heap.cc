@@ -92,13 +92,13 @@ bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
   FreeBlock* head = inbox.load(std::memory_order_relaxed);
   do {
     last->next = head;
-  } while (!inbox.compare_exchange_weak(head, first, std::memory_order_release,
+  } while (!inbox.compare_exchange_weak(head, first, std::memory_order_seq_cst,
                                         std::memory_order_relaxed));
   return true;
 }
 
 void Heap::Drain() {
-  FreeBlock* b = inbox.exchange(nullptr, std::memory_order_acquire);
+  FreeBlock* b = inbox.exchange(nullptr, std::memory_order_seq_cst);
   if (b == nullptr) return;
   std::size_t bytes = 0;
   OwnerLocks owners;

@@ -60,8 +60,10 @@ HALLOC_EXPORT void halloc_get_stats(halloc_stats* out) {
   using namespace halloc;
   EnsureInitialized();
   // Exact for the caller: the blocks its cache holds go back first, so they no longer count
-  // as in use (other threads' caches still do).
+  // as in use (other threads' caches still do); so do blocks waiting in any heap's inbox, whose
+  // superblocks may have moved to the global heap meanwhile.
   if (kThreadCache) tls_cache.FlushAll();
+  for (std::size_t i = 0; i < HeapCount(); ++i) HeapAt(i)->Drain();
   OsCounters total = OsTotal();
   OsCounters sbs = OsBytes(MapPurpose::kSuperblock);
   *out = halloc_stats{

@@ -31,8 +31,10 @@ void UnbindThread(void* arg) {
   bool last;
   {
     LockGuard guard(g_binding_lock);
-    last = heap->threads.fetch_sub(1, std::memory_order_relaxed) == 1;
+    last = heap->threads.fetch_sub(1, std::memory_order_seq_cst) == 1;
   }
+  // Take back what was posted here; a post that races with this sees no thread and drains
+  // the inbox itself (ThreadCache::FlushRemote).
   heap->Drain();
   if (!last) return;
   ReleaseList release;

@@ -1,6 +1,7 @@
 #include "thread_cache.h"
 
 #include "page_map.h"
+#include "thread_binding.h"
 
 namespace halloc {
 
@@ -31,7 +32,10 @@ void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
 }
 
 void ThreadCache::FlushRemote() {
-  OwnerLocks owners;
+  // First post each run of one owner's blocks to that owner; the runs it refuses move to the
+  // front of `remote` and go back under the owners' locks afterwards (Drain must not run while
+  // this thread holds a lock).
+  std::uint32_t refused = 0;
   for (std::uint32_t i = 0, end; i < remote_count; i = end) {
     // Chain the run of blocks whose superblocks one heap owns and post it to that heap.
     auto* first = static_cast<FreeBlock*>(remote[i]);
@@ -48,11 +52,20 @@ void ThreadCache::FlushRemote() {
       bytes += sb->block_size;
     }
     last->next = nullptr;
-    if (owner->Post(first, last, bytes)) continue;
-    for (std::uint32_t k = i; k < end; ++k) {
-      auto* b = static_cast<FreeBlock*>(remote[k]);
-      owners.Return(SuperblockOf(b), Run::Of(b));
+    // Blocks whose superblock came back to this thread's own heap meanwhile are not posted
+    // to itself: they go straight back below.
+    if (owner != tls_heap && owner->Post(first, last, bytes)) {
+      // Its last thread may have left between the check in Post and the push, after taking
+      // back what was there: then nobody else will (the two sides order by seq_cst).
+      if (owner->threads.load(std::memory_order_seq_cst) == 0) owner->Drain();
+      continue;
     }
+    for (std::uint32_t k = i; k < end; ++k) remote[refused++] = remote[k];
+  }
+  OwnerLocks owners;
+  for (std::uint32_t k = 0; k < refused; ++k) {
+    auto* b = static_cast<FreeBlock*>(remote[k]);
+    owners.Return(SuperblockOf(b), Run::Of(b));
   }
   remote_count = 0;
 }
