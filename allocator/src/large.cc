@@ -20,12 +20,6 @@ namespace {
 // Mappings not in the shared cache: live objects and the threads' spares.
 constinit std::atomic<std::size_t> g_mapping_count{0};
 
-// Whether a kept mapping of `have` bytes suits a request of `need`: big enough, and, unless the
-// object is expected to grow, not so big that reusing it strands much more than the request.
-constexpr bool Suits(std::size_t have, std::size_t need, LargeUse use) {
-  return have >= need && (use == LargeUse::kGrowing || have <= need + need / 2);
-}
-
 // Freed mappings of objects with the default alignment, kept for reuse. Lock-protected: it is
 // the slow path behind the threads' spares.
 struct LargeCache {
@@ -150,7 +144,6 @@ void LargeFree(LargeHeader* h) {
     Unmap(h);
     return;
   }
-  if (LargeFreeToSpare(h)) return;
   h->user = nullptr;  // kept: a second free of the same pointer no longer matches
   Retire(h);
 }

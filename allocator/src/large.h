@@ -41,6 +41,12 @@ inline constexpr std::size_t kSpareMax = 4 * kSuperblockSize;
 
 enum class LargeUse { kExact, kGrowing };
 
+// Whether a kept mapping of `have` bytes suits a request of `need`: big enough, and, unless the
+// object is expected to grow, not so big that reusing it strands much more than the request.
+constexpr bool Suits(std::size_t have, std::size_t need, LargeUse use) {
+  return have >= need && (use == LargeUse::kGrowing || have <= need + need / 2);
+}
+
 // zero: the caller needs the bytes zeroed (fresh mappings are; reused ones get cleared).
 // kGrowing (realloc): the mapping gets room to grow into, so later reallocs stay in place.
 void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero,
@@ -54,13 +60,14 @@ inline void* LargeAllocFromSpare(std::size_t size) {
   LargeHeader* s = tls_large_spare;
   if (s == nullptr) return nullptr;
   std::size_t need = (kCacheLine + size + kPageSize - 1) & ~(kPageSize - 1);
-  if (s->map_size < need || s->map_size > need + need / 2) return nullptr;
+  if (!Suits(s->map_size, need, LargeUse::kExact)) return nullptr;
   tls_large_spare = nullptr;
   return s->Reuse(size, kMinAlign);
 }
+// Frees h: callers first try LargeFreeToSpare, its fast path.
 void LargeFree(LargeHeader* h);
-// The fast path of LargeFree: h becomes the calling thread's spare when it has none and h
-// fits; returns false, changing nothing, otherwise.
+// h becomes the calling thread's spare when it has none and h fits; returns false, changing
+// nothing, otherwise.
 inline bool LargeFreeToSpare(LargeHeader* h) {
   if (!kLargeCache || tls_large_spare != nullptr || h->alignment > kCacheLine ||
       h->map_size > kSpareMax || tls_heap == nullptr)

@@ -32,6 +32,34 @@ bool Intact(const Block& b) {
   return halloc_test::FirstMismatch(b.p, n, b.tag) == n;
 }
 
+// Frees b after checking its contents; returns 1 when they were overwritten, else 0.
+int CheckAndFree(const Block& b) {
+  int corrupted = Intact(b) ? 0 : 1;
+  halloc::Free(b.p);
+  return corrupted;
+}
+
+// Frees every block other threads sent to this inbox so far; returns how many were corrupted.
+int FreeReceived(Inbox& in) {
+  std::deque<Block> received;
+  {
+    std::lock_guard guard(in.lock);
+    received.swap(in.blocks);
+  }
+  int corrupted = 0;
+  for (const Block& b : received) corrupted += CheckAndFree(b);
+  return corrupted;
+}
+
+// After the threads joined: frees what the inboxes still hold, then expects no corruption, every
+// invariant, and no byte still counted in use.
+void FreeLeftoversAndExpectClean(std::vector<Inbox>& inboxes, int corrupted) {
+  for (Inbox& in : inboxes) corrupted += FreeReceived(in);
+  EXPECT_EQ(corrupted, 0) << "blocks corrupted or allocations failed";
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+  EXPECT_EQ(halloc_test::LiveBytes(), 0u) << "bytes still counted in use after every free";
+}
+
 TEST(Stress, CrossThreadFreesKeepInvariants) {
   ASSERT_EQ(halloc_test::WhyNotServed(), "");
   const int threads = 8;
@@ -66,39 +94,18 @@ TEST(Stress, CrossThreadFreesKeepInvariants) {
           live.pop_back();
         } else if (r < 90) {
           std::size_t k = rng() % live.size();
-          if (!Intact(live[k])) corrupted++;
-          halloc::Free(live[k].p);
+          corrupted += CheckAndFree(live[k]);
           live[k] = live.back();
           live.pop_back();
         } else {
-          // Free everything received so far.
-          std::deque<Block> received;
-          {
-            std::lock_guard guard(inboxes[t].lock);
-            received.swap(inboxes[t].blocks);
-          }
-          for (const Block& b : received) {
-            if (!Intact(b)) corrupted++;
-            halloc::Free(b.p);
-          }
+          corrupted += FreeReceived(inboxes[t]);
         }
       }
-      for (const Block& b : live) {
-        if (!Intact(b)) corrupted++;
-        halloc::Free(b.p);
-      }
+      for (const Block& b : live) corrupted += CheckAndFree(b);
     });
   }
   for (auto& th : pool) th.join();
-  for (Inbox& in : inboxes) {
-    for (const Block& b : in.blocks) {
-      if (!Intact(b)) corrupted++;
-      halloc::Free(b.p);
-    }
-  }
-  EXPECT_EQ(corrupted.load(), 0) << "blocks corrupted or allocations failed";
-  EXPECT_EQ(halloc_test::CheckInvariants(), "");
-  EXPECT_EQ(halloc_test::LiveBytes(), 0u) << "bytes still counted in use after every free";
+  FreeLeftoversAndExpectClean(inboxes, corrupted.load());
 }
 
 // Superblocks are emptied and given back to the OS over and over while other threads free
@@ -134,32 +141,13 @@ TEST(Stress, SuperblocksReleasedAndRemappedWhileThreadsFree) {
           std::lock_guard guard(to.lock);
           for (std::size_t i = 0; i < mine.size(); i += 2) to.blocks.push_back(mine[i]);
         }
-        for (std::size_t i = 1; i < mine.size(); i += 2) {
-          if (!Intact(mine[i])) corrupted++;
-          halloc::Free(mine[i].p);
-        }
-        std::deque<Block> received;
-        {
-          std::lock_guard guard(inboxes[t].lock);
-          received.swap(inboxes[t].blocks);
-        }
-        for (const Block& b : received) {
-          if (!Intact(b)) corrupted++;
-          halloc::Free(b.p);
-        }
+        for (std::size_t i = 1; i < mine.size(); i += 2) corrupted += CheckAndFree(mine[i]);
+        corrupted += FreeReceived(inboxes[t]);
       }
     });
   }
   for (auto& th : pool) th.join();
-  for (Inbox& in : inboxes) {
-    for (const Block& b : in.blocks) {
-      if (!Intact(b)) corrupted++;
-      halloc::Free(b.p);
-    }
-  }
-  EXPECT_EQ(corrupted.load(), 0) << "blocks corrupted or allocations failed";
-  EXPECT_EQ(halloc_test::CheckInvariants(), "");
-  EXPECT_EQ(halloc_test::LiveBytes(), 0u) << "bytes still counted in use after every free";
+  FreeLeftoversAndExpectClean(inboxes, corrupted.load());
   if (std::string(halloc_test::Params().variant) != "halloc-serial") {  // it never releases
     EXPECT_GT(halloc_test::Stats().released_superblocks, released_before)
         << "no superblock went back to the OS: the test did not exercise what it is for";
