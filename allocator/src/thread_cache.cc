@@ -40,7 +40,8 @@ void ThreadCache::FlushRemote() {
     // Chain the run of blocks whose superblocks one heap owns and post it to that heap.
     auto* first = static_cast<FreeBlock*>(remote[i]);
     Superblock* sb = SuperblockOf(first);
-    Heap* owner = sb->owner.load(std::memory_order_relaxed);
+    // Acquire: the owner may be a heap another thread created since; its fields are read below.
+    Heap* owner = sb->owner.load(std::memory_order_acquire);
     FreeBlock* last = first;
     std::size_t bytes = sb->block_size;
     for (end = i + 1; end < remote_count; ++end) {
