@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -152,6 +153,79 @@ TEST(Stress, SuperblocksReleasedAndRemappedWhileThreadsFree) {
     EXPECT_GT(halloc_test::Stats().released_superblocks, released_before)
         << "no superblock went back to the OS: the test did not exercise what it is for";
   }
+}
+
+// A thread frees blocks into superblocks that moved, meanwhile, to a heap created by a thread it
+// never synchronised with: the freeing thread must still see that heap fully built when it
+// posts to it (ThreadSanitizer checks; the threads signal each other only through relaxed
+// flags, so no other happens-before edge hides a missing one in the allocator).
+TEST(Stress, RemoteFreesReachHeapsCreatedMeanwhile) {
+  ASSERT_EQ(halloc_test::WhyNotServed(), "");
+  const std::size_t s = halloc_test::Params().superblock_size;
+  const std::size_t size = 64, count = (4u << 20) / size, keep_every = 256;
+  std::vector<Block> kept;
+  int corrupted = 0;
+  // Z fills superblocks, then frees all but a few blocks of each and leaves: they are mostly
+  // empty now, and go to the global heap.
+  std::thread([&] {
+    std::vector<Block> all;
+    std::uint64_t tag = std::uint64_t{1} << 48;
+    for (std::size_t i = 0; i < count; ++i) {
+      Block b{halloc::Malloc(size), size, ++tag};
+      if (b.p == nullptr) {
+        ++corrupted;
+        continue;
+      }
+      halloc_test::Fill(b.p, size, b.tag);
+      all.push_back(b);
+    }
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (i % keep_every == 0) {
+        kept.push_back(all[i]);
+      } else {
+        corrupted += CheckAndFree(all[i]);
+      }
+    }
+  }).join();
+  std::set<std::uintptr_t> kept_superblocks;
+  for (const Block& b : kept)
+    kept_superblocks.insert(reinterpret_cast<std::uintptr_t>(b.p) & ~(s - 1));
+
+  std::atomic<bool> x_bound{false}, y_took{false}, x_done{false};
+  std::atomic<int> x_corrupted{0};
+  std::atomic<std::size_t> y_reused{0};
+  // X binds first (so Y needs a heap of its own), waits for Y, then frees what Z kept.
+  std::thread x([&] {
+    halloc::Free(halloc::Malloc(size));
+    x_bound.store(true, std::memory_order_release);
+    while (!y_took.load(std::memory_order_relaxed)) std::this_thread::yield();
+    int bad = 0;
+    for (const Block& b : kept) bad += CheckAndFree(b);
+    x_corrupted.store(bad, std::memory_order_relaxed);
+    x_done.store(true, std::memory_order_relaxed);
+  });
+  while (!x_bound.load(std::memory_order_acquire)) std::this_thread::yield();
+  // Y creates a heap and takes Z's superblocks into it, and stays bound while X frees.
+  std::thread y([&] {
+    std::vector<void*> mine;
+    std::size_t reused = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      void* p = halloc::Malloc(size);
+      if (p == nullptr) continue;
+      reused += kept_superblocks.count(reinterpret_cast<std::uintptr_t>(p) & ~(s - 1));
+      mine.push_back(p);
+    }
+    y_reused.store(reused, std::memory_order_relaxed);
+    y_took.store(true, std::memory_order_relaxed);
+    while (!x_done.load(std::memory_order_relaxed)) std::this_thread::yield();
+    for (void* p : mine) halloc::Free(p);
+  });
+  x.join();
+  y.join();
+  EXPECT_GT(y_reused.load(), 0u) << "Y took none of Z's superblocks: the test did not exercise "
+                                    "what it is for";
+  std::vector<Inbox> none;
+  FreeLeftoversAndExpectClean(none, corrupted + x_corrupted.load());
 }
 
 }  // namespace
