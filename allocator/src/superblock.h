@@ -6,7 +6,9 @@
 //
 // Every field but `owner` is protected by the owner heap's lock. `owner` changes only while
 // both the old and the new owner's locks are held, so a thread that locks the heap it read from
-// `owner` and then finds `owner` unchanged holds the right lock.
+// `owner` and then finds `owner` unchanged holds the right lock. It is stored with release, and
+// a thread that uses the heap it names loads it with acquire: the heap may have been created
+// by a thread this one never synchronised with (a relaxed load suffices only to compare).
 #pragma once
 
 #include <algorithm>

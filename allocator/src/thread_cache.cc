@@ -40,7 +40,7 @@ void ThreadCache::FlushRemote() {
     // Chain the run of blocks whose superblocks one heap owns and post it to that heap.
     auto* first = static_cast<FreeBlock*>(remote[i]);
     Superblock* sb = SuperblockOf(first);
-    // Acquire: the owner may be a heap another thread created since; its fields are read below.
+    // Acquire: Post reads the owner's fields (superblock.h).
     Heap* owner = sb->owner.load(std::memory_order_acquire);
     FreeBlock* last = first;
     std::size_t bytes = sb->block_size;
