@@ -167,18 +167,21 @@ void* LargeRealloc(LargeHeader* h, std::size_t size) {
   void* target = OsMap(map_size, map_align, MapPurpose::kLarge);
   if (target == nullptr) return nullptr;
   // Enter the new granule before the move: it lies in our own mapping, so nothing else can claim
-  // it, and a failure leaves the object where it was.
+  // it. Leave the old granule before the move too: the move frees the old range, another thread
+  // may map there at once and enter its own object, and a later Clear would erase that.
   auto* moved = static_cast<LargeHeader*>(target);
   char* user = moved->base() + offset;
   if (g_page_map.SetLarge(user, moved)) {
     const void* old_granule = Granule(h);
+    g_page_map.Clear(old_granule);
     if (OsMoveInto(h, h->map_size, target, map_size, MapPurpose::kLarge)) {
-      g_page_map.Clear(old_granule);
       moved->user = user;
       moved->map_size = map_size;
       moved->size = size;
       return user;
     }
+    // The object stays where it was. Its leaf exists, so entering it again cannot fail.
+    g_page_map.SetLarge(old_granule, h);
     g_page_map.Clear(user);
   }
   OsUnmap(target, map_size, MapPurpose::kLarge);
