@@ -228,4 +228,59 @@ TEST(Stress, RemoteFreesReachHeapsCreatedMeanwhile) {
   FreeLeftoversAndExpectClean(none, corrupted + x_corrupted.load());
 }
 
+// realloc moves a growing large object's pages to a new address, and the old address range
+// is free for any thread to map at once. Meanwhile other threads map and unmap large objects
+// (page-aligned ones, which no cache keeps) as fast as they can and look each one up: an entry
+// of theirs must never be lost to the mover's bookkeeping of the range it left. The window is
+// narrow: with the page-map entry cleared after the move, this caught it only once a sleep
+// widened the window (random_ops_test caught it about once in 100 runs under ASan).
+TEST(Stress, ReallocMovesNeverHideOtherThreadsObjects) {
+  ASSERT_EQ(halloc_test::WhyNotServed(), "");
+  const std::size_t s = halloc_test::Params().superblock_size;
+  const int rounds = halloc_test::Scaled(2000, 4);
+  std::atomic<bool> moving{true};
+  std::atomic<int> failures{0};
+  std::thread mover([&] {
+    std::uint64_t tag = std::uint64_t{1} << 48;
+    for (int round = 0; round < rounds; ++round) {
+      std::size_t n = s;
+      Block b{halloc::Malloc(n), n, ++tag};
+      if (b.p == nullptr) {
+        ++failures;
+        continue;
+      }
+      halloc_test::Fill(b.p, 32, b.tag);
+      for (int step = 0; step < 4; ++step) {  // each step outgrows the room: a move
+        n *= 5;
+        void* q = halloc::Realloc(b.p, n);
+        if (q == nullptr) {
+          ++failures;
+          break;
+        }
+        b = {q, n, b.tag};
+      }
+      failures += CheckAndFree(b);
+    }
+    moving = false;
+  });
+  std::vector<std::thread> mappers;
+  for (int t = 0; t < 2; ++t) {
+    mappers.emplace_back([&, t] {
+      std::mt19937_64 rng(t + 1);
+      while (moving) {
+        // Sizes near the ranges the mover leaves, so the OS is likely to place them there.
+        std::size_t n = s + rng() % (4 * s);
+        void* p = halloc::AlignedAlloc(4096, n);
+        if (p == nullptr || halloc::UsableSize(p) < n) ++failures;  // aborts if p is lost
+        halloc::Free(p);
+      }
+    });
+  }
+  mover.join();
+  for (auto& m : mappers) m.join();
+  EXPECT_EQ(failures.load(), 0) << "allocations failed or blocks corrupted";
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+  EXPECT_EQ(halloc_test::LiveBytes(), 0u);
+}
+
 }  // namespace
