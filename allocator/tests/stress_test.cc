@@ -28,8 +28,20 @@ struct Inbox {
   std::deque<Block> blocks;
 };
 
+// Only a block's head is tagged and checked: that is enough to see overlap.
+std::size_t Head(std::size_t size) {
+  return std::min<std::size_t>(size, 32);
+}
+
+// A block of n bytes with its head tagged; p is nullptr when the allocation failed.
+Block Tagged(std::size_t n, std::uint64_t tag) {
+  Block b{halloc::Malloc(n), n, tag};
+  if (b.p != nullptr) halloc_test::Fill(b.p, Head(n), tag);
+  return b;
+}
+
 bool Intact(const Block& b) {
-  std::size_t n = std::min<std::size_t>(b.size, 32);  // the head is enough to see overlap
+  std::size_t n = Head(b.size);
   return halloc_test::FirstMismatch(b.p, n, b.tag) == n;
 }
 
@@ -78,12 +90,11 @@ TEST(Stress, CrossThreadFreesKeepInvariants) {
         std::uint64_t r = rng() % 100;
         if (r < 50 || live.empty()) {
           std::size_t n = rng() % 8 ? rng() % 256 : rng() % (s / 2 + s / 4);  // some large
-          Block b{halloc::Malloc(n), n, ++tag};
+          Block b = Tagged(n, ++tag);
           if (b.p == nullptr) {
             corrupted++;
             continue;
           }
-          halloc_test::Fill(b.p, std::min<std::size_t>(n, 32), b.tag);
           live.push_back(b);
         } else if (r < 75) {
           // Send a live block to another thread.
@@ -128,12 +139,11 @@ TEST(Stress, SuperblocksReleasedAndRemappedWhileThreadsFree) {
         std::vector<Block> mine;
         for (int i = 0; i < burst; ++i) {
           std::size_t n = 512 + static_cast<std::size_t>(i % 8) * 128;
-          Block b{halloc::Malloc(n), n, ++tag};
+          Block b = Tagged(n, ++tag);
           if (b.p == nullptr) {
             corrupted++;
             continue;
           }
-          halloc_test::Fill(b.p, 32, b.tag);
           mine.push_back(b);
         }
         // Every other block goes to the next thread, which frees it remotely.
@@ -171,12 +181,11 @@ TEST(Stress, RemoteFreesReachHeapsCreatedMeanwhile) {
     std::vector<Block> all;
     std::uint64_t tag = std::uint64_t{1} << 48;
     for (std::size_t i = 0; i < count; ++i) {
-      Block b{halloc::Malloc(size), size, ++tag};
+      Block b = Tagged(size, ++tag);
       if (b.p == nullptr) {
         ++corrupted;
         continue;
       }
-      halloc_test::Fill(b.p, size, b.tag);
       all.push_back(b);
     }
     for (std::size_t i = 0; i < all.size(); ++i) {
@@ -244,12 +253,11 @@ TEST(Stress, ReallocMovesNeverHideOtherThreadsObjects) {
     std::uint64_t tag = std::uint64_t{1} << 48;
     for (int round = 0; round < rounds; ++round) {
       std::size_t n = s;
-      Block b{halloc::Malloc(n), n, ++tag};
+      Block b = Tagged(n, ++tag);
       if (b.p == nullptr) {
         ++failures;
         continue;
       }
-      halloc_test::Fill(b.p, 32, b.tag);
       for (int step = 0; step < 4; ++step) {  // each step outgrows the room: a move
         n *= 5;
         void* q = halloc::Realloc(b.p, n);
