@@ -1,6 +1,8 @@
 // Size classes: block sizes from 16 bytes to S/2, each at most b (kPolicy.growth) times the one
 // before and a multiple of 16, so internal fragmentation stays below b (for requests of 16 bytes
-// and up) and every block is 16-byte aligned. The table is computed at compile time.
+// and up) and every block is 16-byte aligned. Every power of two up to S/2 is a class, so an
+// object aligned to A <= S/2 is a block of the smallest class that is a multiple of A (blocks
+// start at S-aligned superblocks). The table is computed at compile time.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +39,9 @@ constexpr SizeClassTable BuildSizeClassTable() {
     // Round down so the step never exceeds b; but always advance by at least one granule.
     if (static_cast<double>(next) > scaled) next -= kMinAlign;
     if (next < size + kMinAlign) next = size + kMinAlign;
+    std::size_t power_of_two = kMinAlign;
+    while (power_of_two <= size) power_of_two *= 2;
+    if (power_of_two < next) next = power_of_two;
     size = next < kLargeThreshold ? next : kLargeThreshold;
   }
   std::uint32_t c = 0;
@@ -61,8 +66,9 @@ inline std::uint32_t SizeClassOf(std::size_t size) {
   return kSizeClasses.by_granule[(size + kMinAlign - 1) / kMinAlign];
 }
 
-// The smallest class whose blocks are all aligned to `alignment` (a power of two <= 64; blocks
-// start at their S-aligned superblock) and hold `size` bytes, or kSizeClasses.count if none does.
+// The smallest class whose blocks are all aligned to `alignment` (a power of two; blocks start
+// at their S-aligned superblock) and hold `size` bytes, or kSizeClasses.count if none does
+// (size and alignment must be at most S/2 for one to exist).
 std::uint32_t SizeClassOfAligned(std::size_t size, std::size_t alignment);
 
 }  // namespace halloc
