@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "lock.h"
+
 namespace halloc {
 namespace {
 
@@ -28,6 +30,47 @@ struct Counter {
 constinit Counter g_total;
 constinit Counter g_by_purpose[static_cast<int>(MapPurpose::kCount)];
 
+// Ranges whose munmap failed (their memory already given back with madvise), unmapped again
+// whenever a later munmap succeeds. Beyond kMax they stay mapped: address space, not memory.
+struct StrandedRanges {
+  static constexpr std::size_t kMax = 4096;
+  Mutex lock;
+  std::size_t count = 0;
+  struct {
+    void* p;
+    std::size_t size;
+  } ranges[kMax] = {};
+};
+constinit StrandedRanges g_stranded;
+constinit std::atomic<int> g_inject_unmap_failures{0};
+
+bool Munmap(void* p, std::size_t size) {
+  if (g_inject_unmap_failures.load(std::memory_order_relaxed) > 0 &&
+      g_inject_unmap_failures.fetch_sub(1, std::memory_order_relaxed) > 0)
+    return false;
+  return munmap(p, size) == 0;
+}
+
+// The munmap of [p, p + size) failed: keep the range for a later try, its memory given back.
+void Strand(void* p, std::size_t size) {
+  OsDecommit(p, size);
+  LockGuard guard(g_stranded.lock);
+  if (g_stranded.count < StrandedRanges::kMax) g_stranded.ranges[g_stranded.count++] = {p, size};
+}
+
+// A munmap just worked: try the stranded ranges again.
+void RetryStranded() {
+  if (g_stranded.count == 0) return;  // racy peek: a range missed now is retried next time
+  LockGuard guard(g_stranded.lock);
+  for (std::size_t i = 0; i < g_stranded.count;) {
+    if (Munmap(g_stranded.ranges[i].p, g_stranded.ranges[i].size)) {
+      g_stranded.ranges[i] = g_stranded.ranges[--g_stranded.count];
+    } else {
+      return;  // still at the limit
+    }
+  }
+}
+
 void Account(std::ptrdiff_t delta, MapPurpose purpose) {
   Counter& c = g_by_purpose[static_cast<int>(purpose)];
   if (delta >= 0) {
@@ -42,6 +85,12 @@ void Account(std::ptrdiff_t delta, MapPurpose purpose) {
 }  // namespace
 
 void* OsMap(std::size_t size, std::size_t alignment, MapPurpose purpose) {
+  void* p = OsReserve(size, alignment);
+  if (p) Account(static_cast<std::ptrdiff_t>(size), purpose);
+  return p;
+}
+
+void* OsReserve(std::size_t size, std::size_t alignment) {
   if (alignment < kPageSize) alignment = kPageSize;
   std::size_t reserve = size + alignment - kPageSize;
   if (reserve < size) return nullptr;
@@ -52,19 +101,49 @@ void* OsMap(std::size_t size, std::size_t alignment, MapPurpose purpose) {
   // Trim the unaligned head and the tail so exactly [aligned, aligned + size) stays mapped.
   auto base = reinterpret_cast<std::uintptr_t>(raw);
   std::uintptr_t aligned = (base + alignment - 1) & ~(alignment - 1);
+  // Trimming splits nothing (it cuts the ends of a fresh mapping); if it fails all the same,
+  // the ends stay mapped and unused: address space, never memory.
   if (aligned > base) munmap(raw, aligned - base);
   std::size_t tail = base + reserve - (aligned + size);
   if (tail > 0) munmap(reinterpret_cast<void*>(aligned + size), tail);
   errno = saved;
-  Account(static_cast<std::ptrdiff_t>(size), purpose);
   return reinterpret_cast<void*>(aligned);
+}
+
+void OsAccount(std::ptrdiff_t delta, MapPurpose purpose) {
+  Account(delta, purpose);
+}
+
+void OsDecommit(void* p, std::size_t size) {
+  int saved = errno;
+  madvise(p, size, MADV_DONTNEED);
+  errno = saved;
 }
 
 void OsUnmap(void* p, std::size_t size, MapPurpose purpose) {
   int saved = errno;
-  munmap(p, size);
+  if (Munmap(p, size)) {
+    RetryStranded();
+  } else {
+    Strand(p, size);
+  }
   errno = saved;
   Account(-static_cast<std::ptrdiff_t>(size), purpose);
+}
+
+std::size_t OsStrandedRanges() {
+  LockGuard guard(g_stranded.lock);
+  return g_stranded.count;
+}
+
+void OsInjectUnmapFailures(int n) {
+  g_inject_unmap_failures.store(n, std::memory_order_relaxed);
+}
+
+void OsAfterForkInChild() {
+  if (!g_stranded.lock.IsLocked()) return;
+  g_stranded.lock.Reset();
+  g_stranded.count = 0;  // the ranges stay mapped in the child: address space, not memory
 }
 
 bool OsResizeInPlace(void* p, std::size_t old_size, std::size_t new_size, MapPurpose purpose) {

@@ -12,7 +12,22 @@ enum class MapPurpose { kSuperblock, kLarge, kMetadata, kCount };
 // Maps `size` bytes (a multiple of the page size) aligned to `alignment` (a power of two).
 // Returns nullptr when the kernel refuses. Memory is zeroed.
 void* OsMap(std::size_t size, std::size_t alignment, MapPurpose purpose);
+// Unmaps [p, p + size). When the kernel refuses (at vm.max_map_count, unmapping part of a merged
+// mapping needs one more), the memory goes back with madvise instead and the range is unmapped
+// later, when a later OsUnmap succeeds: memory is never lost to a failed munmap.
 void OsUnmap(void* p, std::size_t size, MapPurpose purpose);
+// Maps `size` bytes aligned to `alignment` like OsMap, counted by its user through OsAccount.
+void* OsReserve(std::size_t size, std::size_t alignment);
+// Counts `delta` bytes (in use for `purpose`) that OsReserve mapped.
+void OsAccount(std::ptrdiff_t delta, MapPurpose purpose);
+// Gives the memory of [p, p + size) back to the OS; the range stays mapped and reads as zeros.
+void OsDecommit(void* p, std::size_t size);
+// Ranges whose munmap failed and that wait to be unmapped again.
+std::size_t OsStrandedRanges();
+// Tests only: the next n munmap calls fail as at the mapping limit.
+void OsInjectUnmapFailures(int n);
+// In a forked child: the list of stranded ranges, if another thread held it, is reset.
+void OsAfterForkInChild();
 // Tries to grow or shrink a mapping in place; false when the neighbouring range is taken.
 bool OsResizeInPlace(void* p, std::size_t old_size, std::size_t new_size, MapPurpose purpose);
 // Moves the pages of [p, p + old_size) to `target`, a mapping of new_size >= old_size bytes from

@@ -1,0 +1,174 @@
+#include "region.h"
+
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <new>
+
+#include "lock.h"
+#include "os.h"
+#include "page_map.h"
+
+namespace halloc {
+namespace {
+
+struct Region {
+  std::uint64_t used;  // bit g: granule g is taken (bit 0: this header)
+  Region* prev;        // neighbours in its pool's list of regions with a free granule
+  Region* next;
+  bool listed;
+};
+static_assert(kRegionGranules == 64, "one 64-bit mask a region");
+static_assert(sizeof(Region) <= kPageSize);
+
+struct RegionPool {
+  Mutex lock;
+  Region* open = nullptr;  // regions with a free granule, first to last
+  Region* last = nullptr;
+
+  void Link(Region* r) {  // at the front
+    r->prev = nullptr;
+    r->next = open;
+    (open ? open->prev : last) = r;
+    open = r;
+    r->listed = true;
+  }
+  void Unlink(Region* r) {
+    (r->prev ? r->prev->next : open) = r->next;
+    (r->next ? r->next->prev : last) = r->prev;
+    r->listed = false;
+  }
+  void MoveToBack(Region* r) {
+    if (r == last) return;
+    Unlink(r);
+    r->next = nullptr;
+    r->prev = last;
+    (last ? last->next : open) = r;
+    last = r;
+    r->listed = true;
+  }
+};
+
+constexpr int kRegionLookahead = 16;
+
+constinit RegionPool g_pools[static_cast<int>(RegionKind::kCount)];
+constinit std::atomic<std::size_t> g_regions{0};
+
+MapPurpose PurposeOf(RegionKind kind) {
+  return kind == RegionKind::kSuperblocks ? MapPurpose::kSuperblock : MapPurpose::kLarge;
+}
+
+char* Base(Region* r) {
+  return reinterpret_cast<char*>(r);
+}
+Region* RegionOf(const void* p) {
+  return reinterpret_cast<Region*>(reinterpret_cast<std::uintptr_t>(p) & ~(kRegionSize - 1));
+}
+std::uint64_t RunMask(std::size_t first, std::size_t granules) {
+  std::uint64_t ones = granules == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << granules) - 1;
+  return ones << first;
+}
+
+// The first granule of a free run of `granules` in r, or 0 (granule 0 is the header's).
+std::size_t FindRun(const Region* r, std::size_t granules) {
+  std::uint64_t free = ~r->used;
+  std::uint64_t starts = free;
+  for (std::size_t i = 1; i < granules && starts; ++i) starts &= free >> i;
+  return starts ? static_cast<std::size_t>(std::countr_zero(starts)) : 0;
+}
+
+// Takes a run from r (pool locked); returns its address or nullptr.
+void* Take(RegionPool& pool, Region* r, std::size_t granules) {
+  std::size_t first = FindRun(r, granules);
+  if (first == 0) return nullptr;
+  r->used |= RunMask(first, granules);
+  if (r->used == ~std::uint64_t{0}) pool.Unlink(r);
+  return Base(r) + first * kSuperblockSize;
+}
+
+Region* MapRegion(RegionKind kind) {
+  void* mem = OsReserve(kRegionSize, kRegionSize);
+  if (mem == nullptr) return nullptr;
+  auto* r = new (mem) Region{1, nullptr, nullptr, false};
+  if (kind == RegionKind::kSuperblocks) {
+    for (std::size_t g = 1; g < kRegionGranules; ++g) {
+      if (g_page_map.Lookup(Base(r) + g * kSuperblockSize)) r->used |= std::uint64_t{1} << g;
+    }
+  }
+  OsAccount(static_cast<std::ptrdiff_t>(kPageSize), MapPurpose::kMetadata);
+  g_regions.fetch_add(1, std::memory_order_relaxed);
+  return r;
+}
+
+}  // namespace
+
+void* RegionAlloc(RegionKind kind, std::size_t granules) {
+  RegionPool& pool = g_pools[static_cast<int>(kind)];
+  void* p = nullptr;
+  {
+    // First fit among the first few open regions (those with granules freed last come first);
+    // a region without room for the run goes to the back, so regions too fragmented for long
+    // runs never make this slow nor keep the others out of reach.
+    LockGuard guard(pool.lock);
+    for (int looked = 0; pool.open && !p && looked < kRegionLookahead; ++looked) {
+      Region* r = pool.open;
+      p = Take(pool, r, granules);
+      if (!p) pool.MoveToBack(r);
+    }
+  }
+  while (p == nullptr) {
+    Region* r = MapRegion(kind);
+    if (r == nullptr) return nullptr;
+    LockGuard guard(pool.lock);
+    if (r->used != ~std::uint64_t{0}) pool.Link(r);
+    p = Take(pool, r, granules);
+  }
+  OsAccount(static_cast<std::ptrdiff_t>(granules * kSuperblockSize), PurposeOf(kind));
+  return p;
+}
+
+void RegionFree(RegionKind kind, void* p, std::size_t granules) {
+  // Decommit before the granules can be taken again: a new owner gets zero-filled pages.
+  OsDecommit(p, granules * kSuperblockSize);
+  Region* r = RegionOf(p);
+  std::size_t first = (static_cast<char*>(p) - Base(r)) / kSuperblockSize;
+  RegionPool& pool = g_pools[static_cast<int>(kind)];
+  {
+    LockGuard guard(pool.lock);
+    r->used &= ~RunMask(first, granules);
+    if (r->listed) pool.Unlink(r);
+    pool.Link(r);  // to the front: freed granules are taken first
+  }
+  OsAccount(-static_cast<std::ptrdiff_t>(granules * kSuperblockSize), PurposeOf(kind));
+}
+
+bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t more) {
+  Region* r = RegionOf(p);
+  std::size_t first = (static_cast<char*>(p) - Base(r)) / kSuperblockSize + granules;
+  if (first + more > kRegionGranules) return false;
+  std::uint64_t run = RunMask(first, more);
+  RegionPool& pool = g_pools[static_cast<int>(kind)];
+  {
+    LockGuard guard(pool.lock);
+    if (r->used & run) return false;
+    r->used |= run;
+    if (r->used == ~std::uint64_t{0} && r->listed) pool.Unlink(r);
+  }
+  OsAccount(static_cast<std::ptrdiff_t>(more * kSuperblockSize), PurposeOf(kind));
+  return true;
+}
+
+std::size_t RegionCount() {
+  return g_regions.load(std::memory_order_relaxed);
+}
+
+void RegionsAfterForkInChild() {
+  for (RegionPool& pool : g_pools) {
+    if (!pool.lock.IsLocked()) continue;
+    // Its list may be half linked: start a new one (the free granules of the old are lost).
+    pool.lock.Reset();
+    pool.open = pool.last = nullptr;
+  }
+}
+
+}  // namespace halloc

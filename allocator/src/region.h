@@ -1,0 +1,38 @@
+// Regions: superblocks and all but the largest large objects are carved from regions of
+// R = 64 S bytes, one mapping each, kept for the life of the process. So halloc needs one
+// mapping per R bytes rather than one per superblock or large object (a program far below the
+// memory limit never meets vm.max_map_count), granules go back to the OS with madvise, and the
+// two kinds never share an address: superblocks come from regions of their own, so a stale
+// pointer to a freed large object never lands in a superblock (see page_map.h).
+//
+// A region's first granule holds its header; bit g of `used` says whether granule g is taken.
+// A new superblock region leaves out granules the page map still remembers (the address of a
+// large object freed before the region was mapped there).
+#pragma once
+
+#include <cstddef>
+
+#include "policy.h"
+
+namespace halloc {
+
+enum class RegionKind { kSuperblocks, kLarge, kCount };
+
+inline constexpr std::size_t kRegionGranules = 64;
+inline constexpr std::size_t kRegionSize = kRegionGranules * kSuperblockSize;
+// The longest run of granules one region can give (all but the header's).
+inline constexpr std::size_t kRegionMaxRun = kRegionGranules - 1;
+
+// `granules` (1..kRegionMaxRun) contiguous S-aligned granules of zero-filled memory, or nullptr
+// when the OS refuses.
+void* RegionAlloc(RegionKind kind, std::size_t granules);
+// Gives back granules [p, p + granules S) of one region: their memory goes back to the OS.
+void RegionFree(RegionKind kind, void* p, std::size_t granules);
+// Takes the `more` granules that follow [p, p + granules S) when they are free; false otherwise.
+bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t more);
+// Regions mapped so far, of both kinds.
+std::size_t RegionCount();
+// In a forked child: a pool another thread held locked at the fork forgets its free granules.
+void RegionsAfterForkInChild();
+
+}  // namespace halloc
