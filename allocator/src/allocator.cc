@@ -24,6 +24,49 @@ namespace {
   return nullptr;
 }
 
+// The superblock of p, a block of the calling thread's own heap or one about to be handed out:
+// the one free() last looked up when p lies in its granule, else the page map's.
+inline Superblock* SuperblockOfOwn(const void* p) {
+  if constexpr (kThreadCache) {
+    const std::uintptr_t granule = Superblock::GranuleOf(p);
+    if (Superblock* sb = tls_cache.Remembered(granule)) [[likely]]
+      return sb;
+    Superblock* sb = SuperblockOf(p);
+    tls_cache.Remember(granule, sb);
+    return sb;
+  }
+  return SuperblockOf(p);
+}
+
+// p, a block start about to be handed out, becomes live in its superblock's state map.
+inline void* MarkLive(void* p) {
+  Superblock* sb = SuperblockOfOwn(p);
+  sb->SetState(sb->IndexOf(p), kLive);
+  return p;
+}
+
+// The index of p in sb when p is a live block; otherwise aborts, naming `what` and saying
+// whether p was freed already or never was a block halloc handed out.
+std::uint32_t LiveBlock(const Superblock* sb, const void* p, const char* what) {
+  std::uint32_t i = sb->BlockAt(p);
+  if (i != kNoBlock) [[likely]] {
+    BlockState state = sb->State(i);
+    if (state == kLive) [[likely]]
+      return i;
+    if (state == kFreed) FreedPointer(what, p);
+  }
+  InvalidPointer(what, p);
+}
+
+// The header of p when p is a live large object; otherwise aborts like LiveBlock.
+LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
+  LargeHeader* large = e.large();
+  if (large != nullptr && large->user == p) [[likely]]
+    return large;
+  if (e.freed_large() == p || (large != nullptr && large->WasUser(p))) FreedPointer(what, p);
+  InvalidPointer(what, p);
+}
+
 [[gnu::noinline]] void* SmallAllocSlow(std::uint32_t c) {
   Heap* heap = CurrentHeap();
   if (heap == nullptr) [[unlikely]]
@@ -46,25 +89,23 @@ namespace {
   heap->lock.Unlock();
   if (release.head) [[unlikely]]
     release.ReleaseAll();
-  return p ? p : OutOfMemory();
+  return p ? MarkLive(p) : OutOfMemory();
 }
 
-// The fast path: a pop from the thread's cache (a TLS load, two loads and two stores).
+// The fast path: a pop from the thread's cache (a TLS load, two loads and two stores) and the
+// block's state byte.
 inline void* SmallAlloc(std::uint32_t c) {
   if constexpr (kThreadCache) {
     if (void* p = tls_cache.Pop(c)) [[likely]]
-      return p;
+      return MarkLive(p);
   }
   return SmallAllocSlow(c);
 }
 
+// Returns p, a block of sb already marked freed, under its owner's lock.
 [[gnu::noinline]] void SmallFree(Superblock* sb, void* p) {
   Heap* h = LockOwner(sb);
   if (h == nullptr) return;  // a heap abandoned at fork: leak the block
-  if (!sb->IsBlockStart(p)) [[unlikely]] {
-    h->lock.Unlock();
-    InvalidPointer("free", p);
-  }
   ReleaseList release;
   h->Free(sb, p, release);
   h->lock.Unlock();
@@ -81,34 +122,43 @@ inline void* SmallAlloc(std::uint32_t c) {
 }
 
 // Everything but a push onto a cache with room: flushing a full cache, blocks of other heaps,
-// uncached classes and large objects.
+// uncached classes, large objects, and every pointer that is not a live block (which aborts).
 [[gnu::noinline]] void FreeSlow(void* p, PageMap::Entry e) {
   if (Superblock* sb = e.superblock()) [[likely]] {
+    // From here on the block is the allocator's, on whichever path it takes back.
+    sb->SetState(LiveBlock(sb, p, "free"), kFreed);
     if constexpr (kThreadCache) {
-      if (sb->IsBlockBoundary(p)) {
-        std::uint32_t c = sb->size_class;
-        Heap* mine = tls_heap;
-        if (sb->owner.load(std::memory_order_relaxed) != mine) {
-          // A thread that only frees (a consumer) binds here too: its exit hook flushes the
-          // batch, and the batch takes one owner lock per run instead of one per block.
-          if (mine || CurrentHeap()) {
-            tls_cache.PushRemote(p);
-            return;
-          }
-        } else if (kCacheLimits.blocks[c] > 0) {
-          tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
-          tls_cache.Push(c, p);
+      std::uint32_t c = sb->size_class;
+      Heap* mine = tls_heap;
+      if (sb->owner.load(std::memory_order_relaxed) != mine) {
+        // A thread that only frees (a consumer) binds here too: its exit hook flushes the
+        // batch, and the batch takes one owner lock per run instead of one per block.
+        if (mine || CurrentHeap()) {
+          tls_cache.PushRemote(p);
           return;
         }
+      } else if (kCacheLimits.blocks[c] > 0) {
+        tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
+        tls_cache.Push(c, p);
+        return;
       }
     }
     SmallFree(sb, p);
     return;
   }
-  LargeHeader* large = e.large();
-  if (large == nullptr || large->user != p) [[unlikely]]
-    InvalidPointer("free", p);
+  LargeHeader* large = LiveLarge(e, p, "free");
   if (!LargeFreeToSpare(large)) LargeFree(large);
+}
+
+// Usable bytes of p, which must be live (else aborts naming `what`).
+std::size_t UsableSizeOf(const void* p, const char* what) {
+  PageMap::Entry e = g_page_map.Lookup(p);
+  // A block's class cannot change while it is live, so no lock is needed.
+  if (Superblock* sb = e.superblock()) {
+    LiveBlock(sb, p, what);
+    return sb->block_size;
+  }
+  return LiveLarge(e, p, what)->usable();
 }
 
 }  // namespace
@@ -122,8 +172,8 @@ void* Malloc(std::size_t size) {
   return LargeOrFail(size, kMinAlign);
 }
 
-// The fast path: a block of the thread's own heap goes onto its cache (a page-map lookup,
-// a boundary check, and a push; no lock, no atomic read-modify-write).
+// The fast path: a live block of the thread's own heap goes onto its cache (a page-map lookup,
+// a boundary and a state check, and a push; no lock, no atomic read-modify-write).
 void Free(void* p) {
   if (p == nullptr) return;
   if constexpr (kThreadCache) {
@@ -136,10 +186,12 @@ void Free(void* p) {
       if (sb == nullptr) return FreeSlow(p, e);
       cache.Remember(granule, sb);
     }
-    if (sb->owner.load(std::memory_order_relaxed) == tls_heap &&
-        sb->IsBlockBoundaryAt(reinterpret_cast<std::uintptr_t>(p) - granule)) [[likely]] {
+    std::uint32_t i = sb->BlockAtOffset(reinterpret_cast<std::uintptr_t>(p) - granule);
+    if (sb->owner.load(std::memory_order_relaxed) == tls_heap && i != kNoBlock &&
+        sb->State(i) == kLive) [[likely]] {
       std::uint32_t c = sb->size_class;
       if (!cache.Full(c)) [[likely]] {
+        sb->SetState(i, kFreed);
         cache.Push(c, p);
         return;
       }
@@ -149,14 +201,15 @@ void Free(void* p) {
   FreeSlow(p, g_page_map.Lookup(p));
 }
 
+void FreeSized(void* p, std::size_t size) {
+  if (p == nullptr) return;
+  if (size > UsableSizeOf(p, "free_sized")) Fatal("free_sized", "size larger than the block", p);
+  Free(p);
+}
+
 std::size_t UsableSize(const void* p) {
   if (p == nullptr) return 0;
-  PageMap::Entry e = g_page_map.Lookup(p);
-  // A block's class cannot change while it is live, so no lock is needed.
-  if (Superblock* sb = e.superblock()) return sb->block_size;
-  LargeHeader* large = e.large();
-  if (large == nullptr || large->user != p) InvalidPointer("malloc_usable_size", p);
-  return large->usable();
+  return UsableSizeOf(p, "malloc_usable_size");
 }
 
 void* Calloc(std::size_t count, std::size_t size) {
@@ -170,7 +223,9 @@ void* Calloc(std::size_t count, std::size_t size) {
 
 void* AlignedAlloc(std::size_t alignment, std::size_t size) {
   if (alignment <= kMinAlign) return Malloc(size);
-  if (alignment <= kCacheLine && size <= kLargeThreshold) {
+  // Blocks of a class whose size is a multiple of the alignment are all aligned (superblocks
+  // are S-aligned), and every power of two up to S/2 is a class.
+  if (alignment <= kLargeThreshold && size <= kLargeThreshold) {
     std::uint32_t c = SizeClassOfAligned(size, alignment);
     if (c < kSizeClasses.count) return SmallAlloc(c);
   }
@@ -179,11 +234,11 @@ void* AlignedAlloc(std::size_t alignment, std::size_t size) {
 
 void* Realloc(void* p, std::size_t size) {
   if (p == nullptr) return Malloc(size);
+  std::size_t usable = UsableSizeOf(p, "realloc");
   if (size == 0) {
     Free(p);
     return nullptr;
   }
-  std::size_t usable = UsableSize(p);
   if (usable > kLargeThreshold && size > kLargeThreshold) {
     if (void* q = LargeRealloc(g_page_map.Lookup(p).large(), size)) return q;
   } else if (size <= usable && (size > usable / 2 || usable <= 64)) {

@@ -15,5 +15,7 @@ void* Realloc(void* p, std::size_t size);
 void* AlignedAlloc(std::size_t alignment, std::size_t size);
 // Bytes usable at p (at least what was asked), for any pointer halloc handed out.
 std::size_t UsableSize(const void* p);
+// free(p) after checking that `size` fits the block (C23 free_sized).
+void FreeSized(void* p, std::size_t size);
 
 }  // namespace halloc

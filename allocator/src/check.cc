@@ -20,7 +20,32 @@ struct Violation {
   std::size_t got = 0, expected = 0;
 };
 
-// Free-list nodes must be distinct carved blocks, and as many as the blocks not in use.
+// The state map: no live block among those not carved, at most `used` live blocks (the rest
+// of `used` wait in caches, batches and inboxes, freed), and so none when it is empty.
+bool CheckStates(const Superblock* sb, Violation& v) {
+  if (sb->states_ == nullptr || StateMapBytes(sb->capacity) < sb->capacity) {
+    v = {"superblock has no state map of its size", nullptr, sb, 0, sb->capacity};
+    return false;
+  }
+  std::size_t live = 0;
+  for (std::uint32_t i = 0; i < sb->capacity; ++i) {
+    BlockState s = sb->State(i);
+    if (s > kFreed || (i >= sb->bump && s == kLive)) {
+      v = {"state map marks a block not carved as live (or holds garbage)", nullptr, sb, i, s};
+      return false;
+    }
+    live += s == kLive;
+  }
+  if (live > sb->used) {
+    v = {"state map has more live blocks than the superblock handed out", nullptr, sb, live,
+         sb->used};
+    return false;
+  }
+  return true;
+}
+
+// Free-list nodes must be distinct carved blocks that are not live, and as many as the blocks
+// not in use.
 bool CheckFreeList(Superblock* sb, Violation& v) {
   constexpr std::size_t kMaxBlocks = kSuperblockSize / kMinAlign;
   unsigned char seen[kMaxBlocks / 8 + 1] = {};
@@ -37,6 +62,10 @@ bool CheckFreeList(Superblock* sb, Violation& v) {
       return false;
     }
     seen[index / 8] |= static_cast<unsigned char>(1u << (index % 8));
+    if (sb->State(static_cast<std::uint32_t>(index)) == kLive) {
+      v = {"free list holds a block the state map says is live", nullptr, sb, index, 0};
+      return false;
+    }
     ++count;
   }
   if (count != std::size_t{sb->bump} - sb->used) {
@@ -67,7 +96,7 @@ bool CheckSuperblock(const Heap* h, Superblock* sb, std::uint32_t c, std::uint32
   if (sb->used > sb->bump || sb->bump > sb->capacity)
     return fail("used <= carved <= capacity does not hold", sb->used, sb->bump);
   if (h->is_global && sb->empty()) return fail("empty superblock in a global class list", 0, 1);
-  if (!CheckFreeList(sb, v)) {
+  if (!CheckStates(sb, v) || !CheckFreeList(sb, v)) {
     v.heap = h;
     return false;
   }
@@ -130,6 +159,10 @@ bool CheckHeap(const Heap* h, Violation& v) {
     if (!h->is_global || !sb->empty() || sb->owner.load(std::memory_order_relaxed) != h ||
         SuperblockOf(sb->memory()) != sb || ++empties > h->empty_count) {
       v = {"bad entry in the empty-superblock list", h, sb, empties, h->empty_count};
+      return false;
+    }
+    if (!CheckStates(sb, v)) {
+      v.heap = h;
       return false;
     }
   }

@@ -5,9 +5,12 @@
 //   with EINVAL (posix_memalign also one that is not a multiple of sizeof(void*), returning the
 //   error and leaving *memptr untouched); realloc(p, 0) frees p and returns NULL;
 //   free(NULL) does nothing and free never changes errno.
-// Invalid pointers: free, realloc and malloc_usable_size of a pointer halloc did not hand out
-// (a foreign, interior or misaligned pointer) print "halloc: free(): invalid pointer 0x..." and
-// abort. The page map makes the check constant time. A double free is not detected.
+// Invalid pointers: free, realloc, malloc_usable_size and free_sized of a pointer that is not a
+// live block halloc handed out print "halloc: free(): invalid pointer 0x..." (a foreign,
+// interior or misaligned pointer, or a block never handed out) or "halloc: free(): double free
+// of 0x..." (realloc and the others: "freed pointer") and abort. The page map and the
+// superblocks' state maps make the check constant time; free_sized also checks that the size
+// fits the block.
 #include <errno.h>
 #include <unistd.h>
 
@@ -74,11 +77,11 @@ HALLOC_EXPORT void free(void* p) {
 HALLOC_EXPORT void cfree(void* p) {
   halloc::Free(p);
 }
-HALLOC_EXPORT void free_sized(void* p, std::size_t) {
-  halloc::Free(p);
+HALLOC_EXPORT void free_sized(void* p, std::size_t size) {
+  halloc::FreeSized(p, size);
 }
-HALLOC_EXPORT void free_aligned_sized(void* p, std::size_t, std::size_t) {
-  halloc::Free(p);
+HALLOC_EXPORT void free_aligned_sized(void* p, std::size_t, std::size_t size) {
+  halloc::FreeSized(p, size);
 }
 HALLOC_EXPORT void* calloc(std::size_t n, std::size_t size) {
   return halloc::Calloc(n, size);

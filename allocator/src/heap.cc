@@ -2,6 +2,7 @@
 
 #include "os.h"
 #include "page_map.h"
+#include "region.h"
 #include "report.h"
 
 namespace halloc {
@@ -10,18 +11,17 @@ namespace {
 constinit std::atomic<Heap*> g_global{nullptr};
 constinit std::atomic<std::size_t> g_released{0};
 
-// A fresh superblock from the OS, formatted for class c and entered in the page map.
+// A fresh superblock from a region, formatted for class c and entered in the page map.
 Superblock* MapSuperblock(std::uint32_t c) {
-  void* mem = OsMap(kSuperblockSize, kSuperblockSize, MapPurpose::kSuperblock);
+  void* mem = RegionAlloc(RegionKind::kSuperblocks, 1);
   if (mem == nullptr) return nullptr;
   Superblock* sb = NewSuperblockDescriptor();
-  if (sb == nullptr || !g_page_map.SetSuperblock(mem, sb)) {
+  if (sb == nullptr || !sb->Format(c) || !g_page_map.SetSuperblock(mem, sb)) {
     if (sb) FreeSuperblockDescriptor(sb);
-    OsUnmap(mem, kSuperblockSize, MapPurpose::kSuperblock);
+    RegionFree(RegionKind::kSuperblocks, mem, 1);
     return nullptr;
   }
   sb->memory_.store(static_cast<char*>(mem), std::memory_order_relaxed);
-  sb->Format(c);
   return sb;
 }
 
@@ -34,7 +34,7 @@ void ReleaseList::ReleaseAll() {
     g_page_map.Clear(memory);
     // The descriptor lets go of the memory before the OS may hand it out again (thread_cache.h).
     FreeSuperblockDescriptor(sb);
-    OsUnmap(memory, kSuperblockSize, MapPurpose::kSuperblock);
+    RegionFree(RegionKind::kSuperblocks, memory, 1);
     g_released.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -295,9 +295,10 @@ Superblock* Heap::TakeForClass(std::uint32_t c) {
     }
   }
   if (Superblock* sb = empties) {
-    empties = sb->next;
+    Superblock* rest = sb->next;
+    if (!sb->Format(c)) return nullptr;  // no memory for its state map
+    empties = rest;
     --empty_count;
-    sb->Format(c);
     return sb;
   }
   return nullptr;

@@ -64,7 +64,7 @@ struct alignas(kCacheLine) Heap {
     return sb->full() ? kFull : sb->used * kGroups / sb->capacity;
   }
   static bool MostlyEmpty(const Superblock* sb) {
-    return std::size_t{sb->capacity - sb->used} * kPolicy.empty_den >=
+    return static_cast<std::size_t>(sb->capacity - sb->used) * kPolicy.empty_den >=
            std::size_t{kPolicy.empty_num} * sb->capacity;
   }
   bool InvariantHolds() const {

@@ -9,6 +9,7 @@
 #include "lock.h"
 #include "os.h"
 #include "page_map.h"
+#include "region.h"
 #include "thread_binding.h"
 
 namespace halloc {
@@ -80,9 +81,26 @@ const void* Granule(LargeHeader* h) {
   return h->base() + UserOffset(h->alignment);
 }
 
+// Memory for `map_size` bytes aligned to map_align: region granules when a run can hold it
+// (map_size then grows to whole granules), else a mapping of its own.
+void* MapLarge(std::size_t& map_size, std::size_t map_align, bool& in_region) {
+  in_region = map_align <= kSuperblockSize && map_size <= kRegionMaxRun * kSuperblockSize;
+  if (!in_region) return OsMap(map_size, map_align, MapPurpose::kLarge);
+  map_size = RoundUp(map_size, kSuperblockSize);
+  return RegionAlloc(RegionKind::kLarge, map_size / kSuperblockSize);
+}
+
+void UnmapLarge(void* mem, std::size_t map_size, bool in_region) {
+  if (in_region) {
+    RegionFree(RegionKind::kLarge, mem, map_size / kSuperblockSize);
+  } else {
+    OsUnmap(mem, map_size, MapPurpose::kLarge);
+  }
+}
+
 void Unmap(LargeHeader* h) {
-  g_page_map.Clear(Granule(h));
-  OsUnmap(h, h->map_size, MapPurpose::kLarge);
+  g_page_map.SetFreedLarge(Granule(h));
+  UnmapLarge(h, h->map_size, h->in_region);
 }
 
 // A kept mapping leaves the threads' side for the shared cache, or the OS when that is full.
@@ -102,6 +120,22 @@ LargeHeader* TakeKept(std::size_t need, LargeUse use) {
   return h;
 }
 
+// LargeRealloc for an object in a region: granules are given back from the end on a real
+// shrink, taken from those that follow when they are free, or nullptr (the caller moves it).
+void* RegionRealloc(LargeHeader* h, std::size_t size, std::size_t need) {
+  std::size_t have = h->map_size / kSuperblockSize;
+  std::size_t want = RoundUp(need, kSuperblockSize) / kSuperblockSize;
+  if (want < have && size < h->size && need <= h->map_size / 2) {
+    RegionFree(RegionKind::kLarge, h->base() + want * kSuperblockSize, have - want);
+    h->map_size = want * kSuperblockSize;
+  } else if (want > have && !RegionExtend(RegionKind::kLarge, h, have, want - have)) {
+    return nullptr;
+  }
+  if (want > have) h->map_size = want * kSuperblockSize;
+  h->size = size;
+  return h->user;
+}
+
 }  // namespace
 
 void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse use) {
@@ -111,7 +145,9 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
   if (size == 0) size = 1;
   std::size_t offset = UserOffset(alignment);
   if (size > PTRDIFF_MAX - offset - kSuperblockSize - kMaxGrowthRoom) return nullptr;
-  std::size_t map_size = RoundUp(offset + size, kPageSize);
+  // An object expected to grow gets its room from a kept mapping too.
+  std::size_t room = use == LargeUse::kGrowing ? GrowthRoom(size) : 0;
+  std::size_t map_size = RoundUp(offset + size + room, kPageSize);
   if (kLargeCache && offset == kCacheLine) {
     if (LargeHeader* h = TakeKept(map_size, use)) {
       void* p = h->Reuse(size, alignment);
@@ -119,19 +155,20 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
       return p;
     }
   }
-  if (use == LargeUse::kGrowing) map_size = RoundUp(offset + size + GrowthRoom(size), kPageSize);
   std::size_t map_align = alignment > kSuperblockSize ? alignment : kSuperblockSize;
-  void* mem = OsMap(map_size, map_align, MapPurpose::kLarge);
+  bool in_region;
+  void* mem = MapLarge(map_size, map_align, in_region);
   if (mem == nullptr) return nullptr;
   auto* h = new (mem) LargeHeader;
   h->user = static_cast<char*>(mem) + offset;
   h->map_size = map_size;
   h->alignment = alignment;
   h->size = size;
-  // The user pointer's granule is inside this S-aligned mapping, so no other halloc object
+  h->in_region = in_region;
+  // The user pointer's granule is inside this S-aligned memory, so no other halloc object
   // can claim it.
   if (!g_page_map.SetLarge(h->user, h)) {
-    OsUnmap(mem, map_size, MapPurpose::kLarge);
+    UnmapLarge(mem, map_size, in_region);
     return nullptr;
   }
   g_mapping_count.fetch_add(1, std::memory_order_relaxed);
@@ -153,6 +190,7 @@ void* LargeRealloc(LargeHeader* h, std::size_t size) {
   std::size_t offset = static_cast<std::size_t>(static_cast<char*>(h->user) - h->base());
   if (size > PTRDIFF_MAX - offset - kSuperblockSize - kMaxGrowthRoom) return nullptr;
   std::size_t need = RoundUp(offset + size, kPageSize);
+  if (h->in_region) return RegionRealloc(h, size, need);
   if (need <= h->map_size) {
     // Growing into its room, or shrinking a little: stay. A real shrink unmaps the tail.
     bool shrink = size < h->size && need <= h->map_size / 2;
@@ -173,7 +211,7 @@ void* LargeRealloc(LargeHeader* h, std::size_t size) {
   char* user = moved->base() + offset;
   if (g_page_map.SetLarge(user, moved)) {
     const void* old_granule = Granule(h);
-    g_page_map.Clear(old_granule);
+    g_page_map.SetFreedLarge(old_granule);
     if (OsMoveInto(h, h->map_size, target, map_size, MapPurpose::kLarge)) {
       moved->user = user;
       moved->map_size = map_size;

@@ -1,6 +1,7 @@
-// Large objects (above S/2, or aligned beyond a cache line): each one is its own mapping from
-// the OS, as in the paper. The mapping is S-aligned so its granule in the page map is its own;
-// a 64-byte header at the mapping's start records what free() and realloc() need.
+// Large objects (above S/2, or aligned beyond S/2): each one has memory of its own from the OS,
+// as in the paper: a run of granules of a large-object region (region.h), or, above a region's
+// largest run or aligned beyond S, a mapping of its own. Either is S-aligned so its granule in
+// the page map is its own; a 64-byte header at its start records what free() and realloc() need.
 //
 // halloc keeps freed mappings for reuse (see policy.h): one per thread of at most kSpareMax
 // bytes, with no lock, and a few more in a shared cache. A kept mapping stays in the page map
@@ -22,6 +23,7 @@ struct LargeHeader {
   std::size_t map_size;  // bytes mapped, from the header on
   std::size_t alignment;
   std::size_t size;  // bytes last asked for: realloc tells growth from shrinking by it
+  bool in_region;    // granules of a region, else a mapping of its own
   char* base() { return reinterpret_cast<char*>(this); }
   // A kept mapping (still in the page map at this granule) takes a new default-offset object.
   void* Reuse(std::size_t bytes, std::size_t align) {
@@ -30,6 +32,9 @@ struct LargeHeader {
     size = bytes;
     return user;
   }
+  // Whether p is the address this kept mapping's last object had (a kept mapping holds only
+  // default-aligned objects).
+  bool WasUser(const void* p) { return user == nullptr && p == base() + kCacheLine; }
   std::size_t usable() {
     return map_size - static_cast<std::size_t>(static_cast<char*>(user) - base());
   }

@@ -1,7 +1,7 @@
 // The page map: for every S-aligned granule of the address space, what halloc put there (a
-// superblock or a large object), so free() classifies any pointer in constant time and rejects
-// pointers halloc never handed out. Two levels; leaves are mapped on first use and never freed;
-// lookups take no lock.
+// superblock or a large object, or the address of a large object since freed), so free()
+// classifies any pointer in constant time and rejects pointers halloc never handed out. Two levels;
+// leaves are mapped on first use and never freed; lookups take no lock.
 #pragma once
 
 #include <atomic>
@@ -22,15 +22,24 @@ class PageMap {
   static constexpr unsigned kLeafBits = 16;
   static constexpr unsigned kRootBits = kKeyBits - kLeafBits;
   static constexpr std::uintptr_t kLargeTag = 1;
+  static constexpr std::uintptr_t kFreedLargeTag = 2;
+  static constexpr std::uintptr_t kTagMask = 3;
 
-  // What covers p's granule: a superblock, a large object, or nothing.
+  // What covers p's granule: a superblock, a large object, the address a large object had
+  // before it was freed and its mapping returned (so a second free says "double free"), or
+  // nothing.
   struct Entry {
     std::uintptr_t raw;
     Superblock* superblock() const {
-      return (raw & kLargeTag) ? nullptr : reinterpret_cast<Superblock*>(raw);
+      return (raw & kTagMask) ? nullptr : reinterpret_cast<Superblock*>(raw);
     }
     LargeHeader* large() const {
-      return (raw & kLargeTag) ? reinterpret_cast<LargeHeader*>(raw & ~kLargeTag) : nullptr;
+      return (raw & kTagMask) == kLargeTag ? reinterpret_cast<LargeHeader*>(raw & ~kTagMask)
+                                           : nullptr;
+    }
+    const void* freed_large() const {
+      return (raw & kTagMask) == kFreedLargeTag ? reinterpret_cast<void*>(raw & ~kTagMask)
+                                                : nullptr;
     }
     explicit operator bool() const { return raw != 0; }
   };
@@ -49,6 +58,10 @@ class PageMap {
   }
   bool SetLarge(const void* granule, LargeHeader* h) {
     return Set(granule, reinterpret_cast<std::uintptr_t>(h) | kLargeTag);
+  }
+  // `user` (at least 4-aligned) was a large object's address, in its own granule.
+  void SetFreedLarge(const void* user) {
+    Set(user, reinterpret_cast<std::uintptr_t>(user) | kFreedLargeTag);
   }
   void Clear(const void* granule) { Set(granule, 0); }
 

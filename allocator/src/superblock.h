@@ -4,11 +4,17 @@
 // compete for the same few sets of the CPU caches, and free() reads one on every call. Blocks
 // never handed out are carved from a bump index; freed blocks go onto an intrusive free list.
 //
-// Every field but `owner` is protected by the owner heap's lock. `owner` changes only while
-// both the old and the new owner's locks are held, so a thread that locks the heap it read from
-// `owner` and then finds `owner` unchanged holds the right lock. It is stored with release, and
-// a thread that uses the heap it names loads it with acquire: the heap may have been created
-// by a thread this one never synchronised with (a relaxed load suffices only to compare).
+// Beside each descriptor lies its block-state map: one byte per block saying whether the block
+// is live (handed to the program), so every free, realloc and malloc_usable_size can tell a live
+// block from a freed or never-handed-out one exactly. A block's byte is written only by the
+// thread that hands the block out (malloc) or takes it back (free): bytes, not bits, so two
+// threads never read-modify-write one word, and the fast paths need no atomic instruction.
+//
+// Every field but `owner` and the state map is protected by the owner heap's lock. `owner` changes
+// only while both the old and the new owner's locks are held, so a thread that locks the heap it
+// read from `owner` and then finds `owner` unchanged holds the right lock. It is stored with
+// release, and a thread that uses the heap it names loads it with acquire: the heap may have been
+// created by a thread this one never synchronised with (a relaxed load suffices only to compare).
 #pragma once
 
 #include <algorithm>
@@ -21,6 +27,23 @@
 namespace halloc {
 
 struct Heap;
+
+// A block's state in its superblock's map. An empty superblock has no live block; a block
+// carved again after its superblock emptied reads kFreed until it is handed out.
+enum BlockState : std::uint8_t { kNeverUsed = 0, kLive = 1, kFreed = 2 };
+// The most blocks a superblock holds (those of the smallest class).
+inline constexpr std::size_t kStateBytes = kSuperblockSize / kMinAlign;
+static_assert(kStateBytes <= UINT16_MAX && kLargeThreshold <= UINT16_MAX,
+              "block counts and indexes are 16-bit");
+// A state map's size for `capacity` blocks: a power of two and whole cache lines, so maps of
+// superblocks that different threads own never share a line.
+constexpr std::size_t StateMapBytes(std::size_t capacity) {
+  std::size_t bytes = 64;
+  while (bytes < capacity) bytes *= 2;
+  return bytes;
+}
+// A block index that no block has.
+inline constexpr std::uint32_t kNoBlock = ~std::uint32_t{0};
 
 struct FreeBlock {
   FreeBlock* next;
@@ -48,13 +71,16 @@ struct alignas(kCacheLine) Superblock {
   // thread's free() may check a descriptor it remembers (thread_cache.h) while another thread
   // hands that descriptor to a new superblock.
   std::atomic<char*> memory_;
-  std::uint32_t used;  // blocks handed out
-  std::uint32_t bump;  // blocks [bump, capacity) were never handed out since the last format
+  // Its state map: StateMapBytes(capacity) bytes, one a block (kept while the descriptor is
+  // free, for its next superblock).
+  std::atomic<std::uint8_t>* states_;
   std::uint32_t block_size;
-  std::uint32_t capacity;
   std::uint32_t reciprocal;  // kSizeClasses.reciprocal of its class: offset -> block index
-  std::uint16_t size_class;
-  std::uint16_t group;  // fullness group it is filed under (see heap.h)
+  std::uint16_t used;        // blocks handed out
+  std::uint16_t bump;        // blocks [bump, capacity) were never handed out since the last format
+  std::uint16_t capacity;
+  std::uint8_t size_class;
+  std::uint8_t group;  // fullness group it is filed under (see heap.h)
 
   // The S-aligned granule p lies in: blocks of one superblock share it.
   static std::uintptr_t GranuleOf(const void* p) {
@@ -67,8 +93,9 @@ struct alignas(kCacheLine) Superblock {
   std::size_t in_use_bytes() const { return std::size_t{used} * block_size; }
   std::size_t held_bytes() const { return std::size_t{capacity} * block_size; }
 
-  // Prepares an empty superblock for blocks of class c.
-  void Format(std::uint32_t c);
+  // Prepares an empty superblock for blocks of class c, with a state map of the class's size;
+  // false when the OS refuses memory for the map.
+  bool Format(std::uint32_t c);
 
   // Hands out one block; the superblock must not be full.
   void* Pop() {
@@ -92,7 +119,7 @@ struct alignas(kCacheLine) Superblock {
       for (got = 1; got < n && last->next; ++got) last = last->next;
       free_list = last->next;
     }
-    if (std::uint32_t k = std::min(n - got, capacity - bump); k > 0) {
+    if (std::uint32_t k = std::min<std::uint32_t>(n - got, capacity - bump); k > 0) {
       // Carve k blocks in address order, each pointing at the next.
       char* p = memory() + std::size_t{bump} * block_size;
       auto* first = reinterpret_cast<FreeBlock*>(p);
@@ -115,7 +142,8 @@ struct alignas(kCacheLine) Superblock {
     free_list = first;
     used -= n;
     if (used == 0) {
-      // Empty again: forget the list so the next blocks come in address order.
+      // Empty again: forget the list so the next blocks come in address order. The state map
+      // keeps saying which blocks were freed, so a second free still reads "double free".
       free_list = nullptr;
       bump = 0;
     }
@@ -126,15 +154,32 @@ struct alignas(kCacheLine) Superblock {
     PushChain(b, b, 1);
   }
 
-  // Whether p is at a block boundary. Reads only what cannot change while a block is live, so
-  // it needs no lock when p is (claimed to be) a live block.
-  bool IsBlockBoundary(const void* p) const { return IsBlockBoundaryAt(Offset(p)); }
+  // The index of the block that starts at p, or kNoBlock when p is not at a block boundary.
+  // Reads only what cannot change while a block is live, so it needs no lock when p is
+  // (claimed to be) a live block.
+  std::uint32_t BlockAt(const void* p) const { return BlockAtOffset(Offset(p)); }
   // The same for p at `offset` bytes from memory(). An offset of S or more (p outside the
   // memory) gives an index of capacity or more, or a wrapped product whose index times
   // block_size is below S: never a match.
-  bool IsBlockBoundaryAt(std::uintptr_t offset) const {
+  std::uint32_t BlockAtOffset(std::uintptr_t offset) const {
     std::uint64_t index = (offset * reciprocal) >> kReciprocalShift;
-    return index < capacity && index * block_size == offset;
+    return index < capacity && index * block_size == offset ? static_cast<std::uint32_t>(index)
+                                                            : kNoBlock;
+  }
+  bool IsBlockBoundary(const void* p) const { return BlockAt(p) != kNoBlock; }
+  // The index of p, known to be a block start.
+  std::uint32_t IndexOf(const void* p) const {
+    return static_cast<std::uint32_t>((Offset(p) * reciprocal) >> kReciprocalShift);
+  }
+
+  // The state map (see above). Relaxed: a block's byte is ordered by whatever handed the block
+  // from the thread that last wrote it to the thread that reads it (the program's own
+  // synchronisation, or halloc's locks and inboxes).
+  BlockState State(std::uint32_t index) const {
+    return static_cast<BlockState>(States()[index].load(std::memory_order_relaxed));
+  }
+  void SetState(std::uint32_t index, BlockState s) {
+    States()[index].store(s, std::memory_order_relaxed);
   }
 
   // Whether p, known to be at a block boundary, was carved out since the last format.
@@ -144,6 +189,7 @@ struct alignas(kCacheLine) Superblock {
   bool IsBlockStart(const void* p) const { return IsBlockBoundary(p) && IsCarved(p); }
 
  private:
+  std::atomic<std::uint8_t>* States() const { return states_; }
   // Below memory wraps to a huge offset, which no block index meets.
   std::uintptr_t Offset(const void* p) const {
     return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(memory());
@@ -151,6 +197,7 @@ struct alignas(kCacheLine) Superblock {
 };
 
 static_assert(sizeof(Superblock) == kCacheLine);
+static_assert(sizeof(std::atomic<std::uint8_t>) == 1);
 
 inline Run Run::Cut(FreeBlock* first, std::uint32_t max) {
   Run r = Of(first);
@@ -169,5 +216,7 @@ inline constinit Superblock kNoSuperblock{};
 // A descriptor from the metadata arena (nullptr when the OS refuses memory), and back.
 Superblock* NewSuperblockDescriptor();
 void FreeSuperblockDescriptor(Superblock* sb);
+// In a forked child: the arena's lock, if the fork caught another thread holding it, is reset.
+void DescriptorArenaAfterForkInChild();
 
 }  // namespace halloc

@@ -6,6 +6,8 @@
 
 #include "large.h"
 #include "lock.h"
+#include "os.h"
+#include "region.h"
 #include "thread_cache.h"
 
 namespace halloc {
@@ -56,6 +58,9 @@ void AfterForkInChild() {
   // start the child with an empty one; the cached blocks are leaked.
   tls_cache = ThreadCache{};
   g_binding_lock.Reset();
+  DescriptorArenaAfterForkInChild();
+  RegionsAfterForkInChild();
+  OsAfterForkInChild();
   LargeAfterForkInChild();
   if (Heap* global = GlobalHeap(); global->lock.IsLocked()) {
     global->abandoned = true;

@@ -144,6 +144,52 @@ TEST_F(Fork, ChildAllocatesWhileOtherThreadsUseMallocAndStdio) {
   EXPECT_EQ(status, 0) << halloc_test::DescribeStatus(status);
 }
 
+// (c) Threads that map and give back superblocks all the time (bursts of 1000-byte blocks,
+// allocated and then freed) while the main thread forks 2000 times; each child allocates
+// enough to map superblocks of its own. Every lock a thread may hold at the fork (heaps, the
+// descriptor arena, regions, the large cache) must be reset or consistent in the child.
+int ForkWhileThreadsMapSuperblocks() {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 4; ++t) {
+    busy.emplace_back([&, t] {
+      std::vector<void*> held;
+      while (!stop.load(std::memory_order_relaxed)) {
+        // More than the global heap keeps in reserve, so superblocks (and their descriptors)
+        // are mapped and released on every burst.
+        for (int i = 0; i < 2000; ++i) held.push_back(malloc(1000 + 64 * t));
+        if (t == 3) held.push_back(malloc(100000));  // and a large object now and then
+        for (void* p : held) free(p);
+        held.clear();
+      }
+    });
+  }
+  int failures = 0;
+  for (int i = 0; i < 2000 && failures == 0; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      static void* blocks[3000];  // 3 MB: beyond the reserve, so new superblocks are mapped
+      for (void*& b : blocks) b = malloc(1000);
+      for (void* b : blocks) free(b);
+      _exit(ChildAllocates());
+    }
+    if (pid < 0) return 21;
+    int status = WaitWithTimeout(pid, 10000);
+    if (status != 0) {
+      fprintf(stderr, "fork %d: child %s\n", i, halloc_test::DescribeStatus(status).c_str());
+      ++failures;
+    }
+  }
+  stop = true;
+  for (auto& th : busy) th.join();
+  return failures ? 22 : 0;
+}
+
+TEST_F(Fork, ChildAllocatesWhileOtherThreadsMapAndReleaseSuperblocks) {
+  int status = halloc_test::RunInChild(ForkWhileThreadsMapSuperblocks, 150);
+  EXPECT_EQ(status, 0) << halloc_test::DescribeStatus(status);
+}
+
 // (b) State shared with the SIGALRM handler.
 volatile sig_atomic_t g_in_malloc = 0;
 volatile sig_atomic_t g_forks = 0;

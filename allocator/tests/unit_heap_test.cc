@@ -106,7 +106,12 @@ TEST(Heap, BlocksPostedToAHeapsInboxComeBackWhenItDrains) {
   // Malloc may drain this thread's heap's inbox (the producer's, where heaps are shared):
   // take the block the refusal below needs first.
   auto* extra = static_cast<FreeBlock*>(Malloc(64));
-  // Chain the blocks as FlushRemote does and post them.
+  // Mark the blocks freed as free() does, chain them as FlushRemote does and post them.
+  for (void* p : blocks) {
+    Superblock* sb = SuperblockOf(p);
+    ASSERT_NE(sb, nullptr);
+    sb->SetState(sb->IndexOf(p), kFreed);
+  }
   auto* first = static_cast<FreeBlock*>(blocks.front());
   FreeBlock* last = first;
   for (std::size_t i = 1; i < blocks.size(); ++i) {
@@ -114,7 +119,7 @@ TEST(Heap, BlocksPostedToAHeapsInboxComeBackWhenItDrains) {
     last = last->next;
   }
   last->next = nullptr;
-  const std::size_t bytes = blocks.size() * UsableSize(first);
+  const std::size_t bytes = blocks.size() * SuperblockOf(first)->block_size;
   ASSERT_TRUE(owner->Post(first, last, bytes));
   EXPECT_EQ(owner->inbox_bytes.load(), bytes);
   ExpectConsistent();  // the inbox is walked and its bytes counted
@@ -259,10 +264,15 @@ TEST(Large, FreedMappingsAreReusedZeroedForCalloc) {
   ASSERT_NE(p, nullptr);
   std::memset(p, 0xff, kLargeThreshold * 3);
   Free(p);
+  halloc_stats kept{};
+  halloc_get_stats(&kept);
   auto* q = static_cast<unsigned char*>(Calloc(1, kLargeThreshold * 3 - 100));
   ASSERT_NE(q, nullptr);
   if (kPolicy.large_cache_entries > 0) {
-    EXPECT_EQ(q, p) << "the cached mapping is reused";
+    // p's mapping, or another kept one that suits (earlier tests dirtied theirs too).
+    halloc_stats now{};
+    halloc_get_stats(&now);
+    EXPECT_LT(now.large_cached_bytes, kept.large_cached_bytes) << "no kept mapping was reused";
   }
   for (std::size_t i = 0; i < kLargeThreshold * 3 - 100; ++i) ASSERT_EQ(q[i], 0) << i;
   Free(q);
