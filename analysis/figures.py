@@ -155,9 +155,10 @@ def _empty(ax, text: str) -> None:
 
 
 def _draw_curves(ax, stats: pd.DataFrame, styles: dict, col: str = "median",
-                 lo: str = "min", hi: str = "max", scale: float = 1.0,
+                 lo: str = "q1", hi: str = "q3", scale: float = 1.0,
                  failures: bool = True) -> None:
-    """A line per allocator (median) with a min-max band; failures as x on the bottom edge."""
+    """A line per allocator (median) with an interquartile band; failures as x on the bottom
+    edge."""
     for a in styles:
         g = stats[stats["allocator"] == a].sort_values("threads")
         if g.empty:
@@ -180,7 +181,8 @@ def _draw_curves(ax, stats: pd.DataFrame, styles: dict, col: str = "median",
 # throughput and speedup
 
 def throughput_figure(df: pd.DataFrame, workload: str) -> Figure:
-    """Throughput against threads for one workload: median line and min-max band per allocator."""
+    """Throughput against threads for one workload: median line and interquartile band per
+    allocator."""
     d = df[df["workload"] == workload]
     stats = S.cell_stats(d, "throughput")
     styles = S.allocator_styles(_present(d))
@@ -195,7 +197,7 @@ def throughput_figure(df: pd.DataFrame, workload: str) -> Figure:
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.set_title(f"{workload}: throughput vs threads (higher is better)\n"
-                 "line = median over repetitions, band = min..max", fontsize=10)
+                 "line = median over repetitions, band = interquartile range", fontsize=10)
     _legend(ax)
     notes = _failure_note(stats) + _variation_note(stats, "throughput") + _skipped_note(d)
     return _finish(fig, notes)
@@ -219,7 +221,7 @@ def speedup_figure(df: pd.DataFrame, workload: str, cores: int | None = None) ->
         if sp["speedup"].notna().sum() == 0:
             _empty(ax, "no baseline: glibc has no successful\n"
                    f"{t0}-thread {workload} run" if "glibc" in what else "no data")
-        _draw_curves(ax, sp, styles, col="speedup", lo="speedup_min", hi="speedup_max")
+        _draw_curves(ax, sp, styles, col="speedup", lo="speedup_q1", hi="speedup_q3")
         if threads:
             ideal = [min(t, cores) / t0 if cores else t / t0 for t in threads]
             ax.plot(threads, ideal, color="#999999", linestyle=":", linewidth=1.2,
@@ -240,6 +242,20 @@ def speedup_figure(df: pd.DataFrame, workload: str, cores: int | None = None) ->
 # ----------------------------------------------------------------------------------------------
 # memory
 
+def bar_legend_handles(stats: pd.DataFrame, styles: dict) -> list:
+    """A legend patch per allocator in its own colour; an allocator with no successful run
+    (no bar anywhere) gets a hollow, hatched patch that says so, never another's colour."""
+    handles = []
+    for a, st in styles.items():
+        has = stats.loc[stats["allocator"] == a, "median"].notna().any()
+        if has:
+            handles.append(matplotlib.patches.Patch(facecolor=st["color"], label=a))
+        else:
+            handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor=st["color"],
+                                                    hatch="///", label=f"{a} (no successful run)"))
+    return handles
+
+
 def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
                   scale: float = 1.0, log: bool = False) -> None:
     allocs = list(styles)
@@ -250,12 +266,13 @@ def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
         g = stats[stats["allocator"] == a].set_index("workload")
         xs = x - 0.4 + width * (i + 0.5)
         med = np.array([g["median"].get(w, np.nan) for w in workloads], dtype=float) / scale
-        lo = np.array([g["min"].get(w, np.nan) for w in workloads], dtype=float) / scale
-        hi = np.array([g["max"].get(w, np.nan) for w in workloads], dtype=float) / scale
+        lo = np.array([g["q1"].get(w, np.nan) for w in workloads], dtype=float) / scale
+        hi = np.array([g["q3"].get(w, np.nan) for w in workloads], dtype=float) / scale
         ok = ~np.isnan(med)
-        ax.bar(xs[ok], med[ok], width=width * 0.95, color=styles[a]["color"], label=a,
-               yerr=np.vstack([med[ok] - lo[ok], hi[ok] - med[ok]]), capsize=1.5,
-               error_kw={"linewidth": 0.8, "ecolor": "#333333"})
+        if ok.any():  # an empty bar call would still add a legend entry, in the default colour
+            ax.bar(xs[ok], med[ok], width=width * 0.95, color=styles[a]["color"],
+                   yerr=np.vstack([med[ok] - lo[ok], hi[ok] - med[ok]]), capsize=1.5,
+                   error_kw={"linewidth": 0.8, "ecolor": "#333333"})
         failed = [xs[j] for j, w in enumerate(workloads)
                   if g["n_failed"].get(w, 0) > 0]
         _mark_failures(ax, failed, styles[a])
@@ -269,14 +286,14 @@ def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
 
 def _allocator_bars(ax, g: pd.DataFrame, styles: dict) -> None:
     """One workload's bars, one per allocator in the fixed order and colour (median, whisker
-    min..max), on the axes' own scale; an x where the allocator failed; no x labels (the
+    interquartile range), on the axes' own scale; an x where the allocator failed; no x labels (the
     figure's legend names the colours)."""
     g = g.set_index("allocator")
     allocs = list(styles)
     xs = np.arange(len(allocs))
     med = np.array([g["median"].get(a, np.nan) for a in allocs], dtype=float)
-    lo = np.array([g["min"].get(a, np.nan) for a in allocs], dtype=float)
-    hi = np.array([g["max"].get(a, np.nan) for a in allocs], dtype=float)
+    lo = np.array([g["q1"].get(a, np.nan) for a in allocs], dtype=float)
+    hi = np.array([g["q3"].get(a, np.nan) for a in allocs], dtype=float)
     ok = ~np.isnan(med)
     if ok.any():
         ax.bar(xs[ok], med[ok], width=0.8,
@@ -299,7 +316,7 @@ def _allocator_bars(ax, g: pd.DataFrame, styles: dict) -> None:
 def memory_figure(df: pd.DataFrame) -> Figure:
     """Memory blowup (a small panel per workload, each on its own scale) and peak RSS per
     workload and allocator, at each workload's largest thread count (bars = median over
-    repetitions, whiskers = min..max)."""
+    repetitions, whiskers = interquartile range)."""
     d = df
     workloads = S.ordered_workloads(d["workload"].unique())
     styles = S.allocator_styles(_present(d))
@@ -326,9 +343,10 @@ def memory_figure(df: pd.DataFrame) -> Figure:
         _empty(ax, "no peak RSS values")
     ax.set_ylabel("peak RSS (MiB)")
     ax.set_title("peak resident set size (lower is better)", fontsize=10)
-    _legend(ax)
+    ax.legend(handles=bar_legend_handles(rss, styles), loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     notes = [f"At the largest thread count of each workload ({tdesc}); bar = median over "
-             "repetitions, whisker = min..max. Blowup is large where the workload holds little "
+             "repetitions, whisker = interquartile range. Blowup is large where the workload holds little "
              "live memory (a few KiB in cache-scratch/cache-thrash), and can be below 0 when "
              "the peak RSS stays under the idle baseline."]
     notes += _failure_note(rss) + _variation_note(rss, "peak RSS") + _skipped_note(d)
@@ -500,13 +518,53 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     machine = df.attrs.get("machine") or {}
     run_id = df.attrs.get("run_id", "")
     fig.suptitle(f"allocbench run {run_id}: {S.machine_line(machine)}", fontsize=10)
-    notes = ["Lines: median over repetitions (the per-workload figures add min..max bands); "
+    notes = ["Lines: median over repetitions (the per-workload figures add interquartile bands); "
              "x: failed runs."]
     if noisy:
         notes.append(f"warning: some repetitions vary by more than "
                      f"{100 * S.VARIATION_THRESHOLD:.0f}% in {', '.join(noisy)} "
                      "(see the per-workload figures).")
     notes += _skipped_note(df)
+    return _finish(fig, notes)
+
+
+# ----------------------------------------------------------------------------------------------
+# microbenchmarks
+
+def micro_figure(df: pd.DataFrame) -> Figure:
+    """The microbenchmarks' time per iteration: a group of horizontal bars per benchmark, one
+    bar per allocator, log scale (lower is better). Allocators whose micro run is not a
+    measurement (it failed, or the allocator failed the correctness gate) are named in a
+    footnote, never drawn."""
+    from .micro import micro_problems, micro_table
+    table = micro_table(df)
+    problems = micro_problems(df)
+    if table.empty:
+        fig = _new_figure(8.0, 3.0)
+        ax = fig.add_subplot()
+        _empty(ax, "no microbenchmark results in this run")
+        ax.set_title("microbenchmarks: time per iteration (lower is better)", fontsize=10)
+        return _finish(fig, [f"not measured: {a}: {why}" for a, why in problems.items()])
+    styles = S.allocator_styles(table.columns)
+    n, k = len(table.index), len(styles)
+    fig = _new_figure(10.0, min(40.0, 0.12 * n * k + 0.3 * n + 1.5))
+    ax = fig.add_subplot()
+    height = 0.8 / k
+    ys = np.arange(n)
+    for i, (a, st) in enumerate(styles.items()):
+        vals = table[a].to_numpy(dtype=float)
+        ok = ~np.isnan(vals)
+        ax.barh(ys[ok] - 0.4 + height * (i + 0.5), vals[ok], height=height * 0.95,
+                color=st["color"], label=a)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(table.index, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("ns per iteration (Google Benchmark real time, log scale)")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title("microbenchmarks: time per iteration (lower is better)", fontsize=10)
+    _legend(ax)
+    notes = [f"not measured: {a}: {why}" for a, why in problems.items()]
     return _finish(fig, notes)
 
 
@@ -525,4 +583,6 @@ def run_figures(df: pd.DataFrame) -> dict[str, Figure]:
     if "prodcons" in workloads:
         out["timeline-prodcons"] = timeline_figure(df, "prodcons")
     out["counters"] = counters_figure(df)
+    if df.attrs.get("micro"):
+        out["micro"] = micro_figure(df)
     return out

@@ -27,6 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import summary as S
+from .conditions import alerts, condition_lines
 from .figures import _draw_curves, _empty, _finish, _new_figure, _threads_axis
 
 PAPER_JSON = Path(__file__).resolve().parent / "paper" / "hoard-asplos2000.json"
@@ -41,7 +42,7 @@ MAPPING = {
 }
 # paper Table 4 row -> our workload (Table 4 has no active/passive-false rows)
 TABLE4_MAPPING = {"threadtest": "threadtest", "shbench": "shbench", "Larson": "larson"}
-# Our allocators drawn bold with min..max bands beside the paper; the others thin, no bands.
+# Our allocators drawn bold with interquartile bands beside the paper; the others thin, no bands.
 FOCUS = ("halloc", "halloc-paper", "glibc")
 PAPER_STYLE = {
     "Hoard": {"color": "#d62728", "marker": "o"},
@@ -100,7 +101,7 @@ def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
         one = {a: st}
         focus = a in FOCUS
         _draw_curves(ax, sp[sp["allocator"] == a], one, col="speedup",
-                     lo="speedup_min" if focus else None, hi="speedup_max")
+                     lo="speedup_q1" if focus else None, hi="speedup_q3")
         if a not in FOCUS and ax.lines and ax.lines[-1].get_label() == a:
             ax.lines[-1].set_linewidth(0.9)
             ax.lines[-1].set_alpha(0.6)
@@ -137,16 +138,29 @@ def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
     return _finish(fig, [machines_note(paper, machine, t0), FOCUS_NOTE])
 
 
-FOCUS_NOTE = (f"Ours: {', '.join(FOCUS)} bold with min..max bands over repetitions; the other "
+FOCUS_NOTE = (f"Ours: {', '.join(FOCUS)} bold with interquartile bands over repetitions; the other "
               "allocators thin. Ptmalloc is the ancestor of glibc's malloc.")
 
 
+def keys_run(df: pd.DataFrame) -> list[str]:
+    """The paper's benchmarks whose workload this run has (a panel for any other would be
+    empty)."""
+    have = set(df["workload"].unique())
+    return [k for k, w in MAPPING.items() if w in have]
+
+
 def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
-    """All five paper comparisons on one page: paper left, ours right, a row per benchmark."""
+    """The paper comparisons on one page, for the workloads this run has: paper left, ours
+    right, a row per benchmark."""
     machine = df.attrs.get("machine") or {}
-    keys = list(MAPPING)
+    keys = keys_run(df)
+    if not keys:
+        fig = _new_figure(8.0, 3.0)
+        _empty(fig.add_subplot(), "this run has none of the paper's workloads\n("
+               + ", ".join(MAPPING.values()) + ")")
+        return fig
     fig = _new_figure(11.0, 3.1 * len(keys) + 1.0)
-    axes = fig.subplots(len(keys), 2)
+    axes = fig.subplots(len(keys), 2, squeeze=False)
     t0 = 1
     for (left, right), key in zip(axes, keys):
         _paper_panel(left, paper["speedup"][key])
@@ -176,9 +190,11 @@ def table4(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
     allocs = S.ordered_allocators(df.loc[df["status"] != "skipped", "allocator"].unique())
     rows = []
     ours_done = set()
+    have = set(df["workload"].unique())
     for pkey, w in TABLE4_MAPPING.items():
-        rows.append(_t4_row(pkey, w, frag.get(pkey, {}), stats, live, allocs))
         ours_done.add(w)
+        if w in have:  # a workload this run did not have would be an empty row
+            rows.append(_t4_row(pkey, w, frag.get(pkey, {}), stats, live, allocs))
     for w in S.ordered_workloads(df["workload"].unique()):
         if w not in ours_done:
             rows.append(_t4_row(None, w, {}, stats, live, allocs))
@@ -219,10 +235,15 @@ def table4_markdown(df: pd.DataFrame, paper: dict) -> str:
     lines = ["# Fragmentation: Hoard paper Table 4 beside this run", "",
              f"Paper: {CITATION}, Table 4 (fragmentation on 14 processors, Hoard 2.0.2, "
              "S = 8K, f = 1/4). Ours: run "
-             f"{df.attrs.get('run_id', '')} on {S.machine_line(machine)}.", "",
-             "| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if h in ("paper benchmark", "our workload") else "---:"
-                            for h in header) + "|"]
+             f"{df.attrs.get('run_id', '')} on {S.machine_line(machine)}.", ""]
+    lines += condition_lines(df) + [""] + [f"**{a}**" for a in alerts(df)]
+    missing = [f"{p} ({w})" for p, w in TABLE4_MAPPING.items() if w not in set(df["workload"])]
+    if missing:
+        lines += ["", "Not run here, so not shown: " + ", ".join(missing) + "."]
+    if len(t):
+        lines += ["", "| " + " | ".join(header) + " |",
+                  "|" + "|".join("---" if h in ("paper benchmark", "our workload") else "---:"
+                                 for h in header) + "|"]
     for r in t.itertuples(index=False):
         lines.append("| " + " | ".join(cell(c, v) for c, v in zip(header, r)) + " |")
     lines += ["",
