@@ -188,15 +188,17 @@ def render_markdown(a: pd.DataFrame, b: pd.DataFrame, cells: pd.DataFrame,
              _ci(r.rss_ratio, r.rss_lo, r.rss_hi), r.rss_verdict,
              ", ".join(r.newly_failed) or "-", r.gate] for r in allocs.itertuples()]
     parts += ["## Per allocator", "",
-              _md_table(["allocator", "cells", "throughput B/A [95% CI]", "", "peak RSS B/A "
-                         "[95% CI]", "", "failing in B only", "correctness gate"], rows), ""]
+              _md_table(["allocator", "cells", "throughput B/A [95% CI]", "verdict",
+                         "peak RSS B/A [95% CI]", "verdict", "failing in B only",
+                         "correctness gate"], rows), ""]
     if len(cells):
         rows = [[r.allocator, r.workload, str(r.threads), _ci(r.thr_ratio, r.thr_lo, r.thr_hi),
                  r.thr_verdict, _ci(r.rss_ratio, r.rss_lo, r.rss_hi), r.rss_verdict,
                  r.note or "-"] for r in cells.itertuples()]
         parts += ["## Per cell", "", _md_table(["allocator", "workload", "threads",
-                                                "throughput B/A [95% CI]", "", "peak RSS B/A "
-                                                "[95% CI]", "", "note"], rows), ""]
+                                                "throughput B/A [95% CI]", "verdict",
+                                                "peak RSS B/A [95% CI]", "verdict", "note"],
+                                               rows), ""]
     reg = allocs[allocs["regression"]] if len(allocs) else allocs
     if len(reg):
         parts += [f"**Result: {len(reg)} regression(s): " + ", ".join(reg["allocator"])

@@ -346,9 +346,9 @@ def memory_figure(df: pd.DataFrame) -> Figure:
     ax.legend(handles=bar_legend_handles(rss, styles), loc="upper left",
               bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     notes = [f"At the largest thread count of each workload ({tdesc}); bar = median over "
-             "repetitions, whisker = interquartile range. Blowup is large where the workload holds little "
-             "live memory (a few KiB in cache-scratch/cache-thrash), and can be below 0 when "
-             "the peak RSS stays under the idle baseline."]
+             "repetitions, whisker = interquartile range. Blowup is large where the workload "
+             "holds little live memory (a few KiB in cache-scratch/cache-thrash), and can be "
+             "below 0 when the peak RSS stays under the idle baseline."]
     notes += _failure_note(rss) + _variation_note(rss, "peak RSS") + _skipped_note(d)
     return _finish(fig, notes)
 
@@ -547,7 +547,7 @@ def micro_figure(df: pd.DataFrame) -> Figure:
         return _finish(fig, [f"not measured: {a}: {why}" for a, why in problems.items()])
     styles = S.allocator_styles(table.columns)
     n, k = len(table.index), len(styles)
-    fig = _new_figure(10.0, min(40.0, 0.12 * n * k + 0.3 * n + 1.5))
+    fig = _new_figure(10.0, min(30.0, 0.08 * n * k + 0.3 * n + 1.5))
     ax = fig.add_subplot()
     height = 0.8 / k
     ys = np.arange(n)

@@ -213,7 +213,8 @@ class Section:
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     text: str = ""
-    row_kinds: list[str] | None = None   # a CSS class per row (the allocator's kind)
+    row_kinds: list[str] | None = None   # per row, the allocator's kind (styles its name)
+    name_col: int = 0                    # the column that holds the allocator's name
     level: int = 2
     alert: bool = False                  # the text is a warning a reader must not miss
 
@@ -300,7 +301,7 @@ def _sections(df: pd.DataFrame, rank_by: str = "throughput") -> list[Section]:
     if few:
         text += (f" {few} cell(s) have fewer than {ST.MIN_REPS_FOR_CI} successful repetitions: "
                  "their intervals understate the noise.")
-    out.append(Section("Summary", header, rows, text.strip(), kinds))
+    out.append(Section("Summary", header, rows, text.strip(), kinds, name_col=1))
 
     # correctness
     if bad:
@@ -444,14 +445,13 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1200px;ma
 padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}
 th,td{border:1px solid #ccc;padding:4px 10px;text-align:right;vertical-align:top}
-th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}
+th{text-align:left}
 td.text{text-align:left;max-width:60em;overflow-wrap:anywhere}
 thead{background:#f2f2f2}
-tr.kind-halloc td:nth-child(2){border-left:4px solid #d62728}
-tr.kind-peer td:nth-child(2){border-left:4px solid #1f77b4}
-tr.kind-user td:nth-child(2){border-left:4px solid #e377c2}
-td.fail{background:#f8d0d0;color:#800}
-td.bad{background:#f8d0d0;color:#800}
+td.kind-halloc{border-left:4px solid #d62728}
+td.kind-peer{border-left:4px solid #1f77b4}
+td.kind-user{border-left:4px solid #e377c2}
+td.fail{background:#f8d0d0;color:#800;font-weight:600}
 img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
 figure{margin:1em 0} figcaption{font-size:0.9em;color:#555}
 p.note{color:#555;font-size:0.95em}
@@ -467,23 +467,25 @@ def figure_png_base64(fig, dpi: int = 90) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _td(text: str) -> str:
+def _td(text: str, cls: str = "") -> str:
     text = str(text)
-    cls = ""
+    classes = [cls] if cls else []
     if text.startswith("FAIL") or text.startswith("INCORRECT"):
-        cls = ' class="fail"'
-    elif not _numeric_text(text) and len(text) > 40:
-        cls = ' class="text"'
-    return f"<td{cls}>{html.escape(text)}</td>"
+        classes.append("fail")
+    elif not _numeric_text(text):
+        classes.append("text")
+    attr = f' class="{" ".join(classes)}"' if classes else ""
+    return f"<td{attr}>{html.escape(text)}</td>"
 
 
-def _html_table(header: list[str], rows: list[list[str]], kinds: list[str] | None = None
-                ) -> str:
+def _html_table(header: list[str], rows: list[list[str]], kinds: list[str] | None = None,
+                name_col: int = 0) -> str:
     out = ["<table>", "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
            + "</tr></thead>", "<tbody>"]
     for i, r in enumerate(rows):
-        cls = f' class="kind-{kinds[i]}"' if kinds else ""
-        out.append(f"<tr{cls}>" + "".join(_td(c) for c in r) + "</tr>")
+        cells = [_td(c, f"kind-{kinds[i]}" if kinds and j == name_col else "")
+                 for j, c in enumerate(r)]
+        out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -507,7 +509,7 @@ def render_html(df: pd.DataFrame, figures: dict | None = None, rank_by: str = "t
         if s.text:
             body.append(f"<p class={'alert' if s.alert else 'note'}>{html.escape(s.text)}</p>")
         if s.rows:
-            body.append(_html_table(s.header, s.rows, s.row_kinds))
+            body.append(_html_table(s.header, s.rows, s.row_kinds, s.name_col))
     if figures:
         body.append("<h2>Figures</h2>")
         for cap, fig in figures.items():

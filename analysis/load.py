@@ -192,7 +192,8 @@ def _validate_check(check: Any) -> list[str]:
         return [f'.check must be an object or null, got {_kind(check)}']
     problems = []
     if not isinstance(check.get("passed"), bool):
-        problems.append(f'.check.passed must be true or false, got {_describe(check.get("passed"))}')
+        problems.append(".check.passed must be true or false, got "
+                        f'{_describe(check.get("passed"))}')
     checks = check.get("checks", [])
     if not isinstance(checks, list) or not all(
             isinstance(c, dict) and isinstance(c.get("name"), str) for c in checks):

@@ -1,8 +1,8 @@
 """Our measurements beside the Hoard paper's.
 
 Berger, McKinley, Blumofe, Wilson. "Hoard: A Scalable Memory Allocator for Multithreaded
-Applications." ASPLOS-IX, 2000. The paper's numbers are in paper/hoard-asplos2000.json (read
-from the PDF's vector graphics; see /work/shared/paper/README.md and the file's "notes").
+Applications." ASPLOS-IX, 2000. The paper's numbers are in analysis/paper/hoard-asplos2000.json
+(read from the PDF's vector graphics; see the file's "source" and "notes").
 
 What differs, and is written on every figure:
 - the paper's speedups are over the Solaris 7 allocator on 1 processor of a dedicated 14-way

@@ -180,10 +180,11 @@ def test_markdown_and_html_render(three):
     assert page.startswith("<!DOCTYPE html>")
     assert 'src="data:image/png;base64,iVBORw0KGgo="' in page
     # rows styled by kind, none singled out; FAIL cells highlighted
-    assert '<tr class="kind-halloc">' in page and '<tr class="kind-peer">' in page
-    assert '<tr class="kind-user">' in page
-    assert "ours" not in re.findall(r'<tr class="([^"]+)"', page)
-    assert "font-weight:bold" not in page
+    assert '<td class="kind-halloc text">halloc</td>' in page
+    assert '<td class="kind-peer text">glibc</td>' in page
+    assert '<td class="kind-user text">student</td>' in page
+    assert "ours" not in re.findall(r'class="([^"]+)"', page)
+    assert "bold" not in page and "<b>halloc" not in page
     assert '<td class="fail">FAIL 0.250</td>' in page
 
 
