@@ -20,7 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from . import summary as S  # noqa: E402
-from .load import counter_names  # noqa: E402
+from .load import FAILED_STATUSES, counter_names  # noqa: E402
 
 FAILED_MARK = {"marker": "x", "s": 60, "linewidths": 2.0, "zorder": 5, "clip_on": False}
 
@@ -47,7 +47,7 @@ def _finish(fig: Figure, notes: list[str], width_chars: int | None = None,
     handles = list(legend_handles or [])
     if legend_styles:
         handles += [plt.Line2D([], [], color=st["color"], marker=st["marker"],
-                               linestyle=st["linestyle"], label=a)
+                               linestyle=st["linestyle"], label=st.get("label", a))
                     for a, st in legend_styles.items()]
         handles.append(plt.Line2D([], [], color="#444444", marker="x", linestyle="none",
                                   label="failed run"))
@@ -102,6 +102,19 @@ def _present(df: pd.DataFrame) -> list[str]:
     """Allocators with at least one run that was not skipped, in the fixed order."""
     ran = df.loc[df["status"] != "skipped", "allocator"].unique()
     return S.ordered_allocators(ran)
+
+
+def _styles(df: pd.DataFrame) -> dict[str, dict]:
+    """The fixed styles of the allocators present, each with its legend label: an allocator
+    that failed the correctness gate is labelled "(INCORRECT)" (its curve is drawn, but is not
+    a result to compare)."""
+    styles = S.allocator_styles(_present(df))
+    info = df.attrs.get("allocators") or {}
+    for a, st in styles.items():
+        check = (info.get(a) or {}).get("check")
+        bad = isinstance(check, dict) and check.get("passed") is False
+        st["label"] = f"{a} (INCORRECT)" if bad else a
+    return styles
 
 
 def _skipped_note(df: pd.DataFrame) -> list[str]:
@@ -166,7 +179,7 @@ def _draw_curves(ax, stats: pd.DataFrame, styles: dict, col: str = "median",
         st = styles[a]
         ok = g[g[col].notna()]
         if len(ok):
-            ax.plot(ok["threads"], ok[col] / scale, label=a, color=st["color"],
+            ax.plot(ok["threads"], ok[col] / scale, label=st.get("label", a), color=st["color"],
                     marker=st["marker"], linestyle=st["linestyle"], markersize=5, linewidth=1.6)
             if lo and len(ok) > 0 and (ok[hi] > ok[lo]).any():
                 ax.fill_between(ok["threads"], ok[lo] / scale, ok[hi] / scale,
@@ -185,7 +198,7 @@ def throughput_figure(df: pd.DataFrame, workload: str) -> Figure:
     allocator."""
     d = df[df["workload"] == workload]
     stats = S.cell_stats(d, "throughput")
-    styles = S.allocator_styles(_present(d))
+    styles = _styles(d)
     fig = _new_figure(8.0, 4.8)
     ax = fig.add_subplot()
     if stats["median"].notna().sum() == 0:
@@ -208,7 +221,7 @@ def speedup_figure(df: pd.DataFrame, workload: str, cores: int | None = None) ->
     (the paper's baseline style)."""
     d = df[df["workload"] == workload]
     stats = S.cell_stats(d, "throughput")
-    styles = S.allocator_styles(_present(d))
+    styles = _styles(d)
     cores = cores or (df.attrs.get("machine") or {}).get("cores")
     fig = _new_figure(12.0, 4.8)
     axes = fig.subplots(1, 2)
@@ -249,10 +262,12 @@ def bar_legend_handles(stats: pd.DataFrame, styles: dict) -> list:
     for a, st in styles.items():
         has = stats.loc[stats["allocator"] == a, "median"].notna().any()
         if has:
-            handles.append(matplotlib.patches.Patch(facecolor=st["color"], label=a))
+            handles.append(matplotlib.patches.Patch(facecolor=st["color"],
+                                                    label=st.get("label", a)))
         else:
-            handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor=st["color"],
-                                                    hatch="///", label=f"{a} (no successful run)"))
+            handles.append(matplotlib.patches.Patch(
+                facecolor="none", edgecolor=st["color"], hatch="///",
+                label=f"{st.get('label', a)} (no successful run)"))
     return handles
 
 
@@ -319,7 +334,7 @@ def memory_figure(df: pd.DataFrame) -> Figure:
     repetitions, whiskers = interquartile range)."""
     d = df
     workloads = S.ordered_workloads(d["workload"].unique())
-    styles = S.allocator_styles(_present(d))
+    styles = _styles(d)
     n = max(1, len(workloads))
     fig = _new_figure(max(9.0, 1.9 * n + 2.5), 7.5)
     mosaic = [[f"b:{w}" for w in workloads] or ["b:"], ["rss"] * n]
@@ -368,7 +383,7 @@ def timeline_figure(df: pd.DataFrame, workload: str = "prodcons") -> Figure:
     live bytes the workload holds as a grey area; the gap between them is the allocator's
     overhead. One repetition per allocator: the one with the median peak RSS."""
     d = df[df["workload"] == workload]
-    styles = S.allocator_styles(_present(d))
+    styles = _styles(d)
     if d.empty or not styles:
         fig = _new_figure(8.0, 3.0)
         _empty(fig.add_subplot(), f"no {workload} runs in this results set")
@@ -388,7 +403,7 @@ def timeline_figure(df: pd.DataFrame, workload: str = "prodcons") -> Figure:
         ax.tick_params(labelsize=7)
         rep = _representative(d[d["allocator"] == a])
         if rep is None:
-            failed = d[(d["allocator"] == a)]["status"].isin(("failed", "timeout")).any()
+            failed = d[(d["allocator"] == a)]["status"].isin(FAILED_STATUSES).any()
             ax.text(0.5, 0.5, f"failed at {tmax} threads" if failed else "no samples",
                     transform=ax.transAxes, ha="center", va="center", color="#aa0000"
                     if failed else "#666666")
@@ -434,7 +449,7 @@ def counters_figure(df: pd.DataFrame) -> Figure:
     and allocator, at the largest thread count (lower is better)."""
     names = counter_names(df)
     workloads = S.ordered_workloads(df["workload"].unique())
-    styles = S.allocator_styles(_present(df))
+    styles = _styles(df)
     if not names:
         fig = _new_figure(8.0, 3.0)
         ax = fig.add_subplot()
@@ -475,7 +490,7 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     """One page: throughput against threads for every workload, and peak RSS at the largest
     thread count, with one shared legend."""
     workloads = S.ordered_workloads(df["workload"].unique())
-    styles = S.allocator_styles(_present(df))
+    styles = _styles(df)
     n = len(workloads) + 2  # + peak RSS panel + legend panel
     ncols = 3 if n > 4 else 2
     nrows = math.ceil(n / ncols)
@@ -510,7 +525,8 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     for extra in axes[len(workloads) + 2:]:
         extra.set_visible(False)
     handles = [plt.Line2D([], [], color=st["color"], marker=st["marker"],
-                          linestyle=st["linestyle"], label=a) for a, st in styles.items()]
+                          linestyle=st["linestyle"], label=st.get("label", a))
+               for a, st in styles.items()]
     handles.append(plt.Line2D([], [], color="#444444", marker="x", linestyle="none",
                               label="failed run"))
     legend_ax.legend(handles=handles, loc="center", fontsize=9, frameon=False,

@@ -19,6 +19,8 @@ import pandas as pd
 from . import summary as S
 
 _TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+# The gate's check that the library serves malloc, free, calloc, ... itself (allocbench check).
+SERVES_CHECK = "serves-all"
 
 
 def micro_times(df: pd.DataFrame) -> pd.DataFrame:
@@ -69,9 +71,11 @@ def micro_problems(df: pd.DataFrame) -> dict[str, str]:
         if isinstance(check, dict) and check.get("passed") is False:
             failed = [c.get("name", "?") for c in check.get("checks") or []
                       if isinstance(c, dict) and c.get("passed") is False]
+            why = ("it does not serve the malloc family itself, so these would be glibc's "
+                   "numbers" if SERVES_CHECK in failed else "the speed of a wrong allocator "
+                   "is not a result")
             out[name] = ("not measured: failed the correctness gate ("
-                         + (", ".join(failed) or "see Incorrect") + "); a library that does "
-                         "not serve malloc itself would be measuring glibc")
+                         + (", ".join(failed) or "see Incorrect") + f"): {why}")
         elif isinstance(report, dict) and report.get("error"):
             out[name] = f"error: {report['error']}"
         elif not isinstance(report, dict):

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 
 from . import summary as S
 from .conditions import alerts, condition_lines
-from .figures import _draw_curves, _empty, _finish, _new_figure, _threads_axis
+from .figures import _draw_curves, _empty, _finish, _new_figure, _styles, _threads_axis
 
 PAPER_JSON = Path(__file__).resolve().parent / "paper" / "hoard-asplos2000.json"
 
@@ -92,8 +92,7 @@ def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
     stats = S.cell_stats(d, "throughput")
     sp = S.speedups(stats, "glibc")
     t0 = int(d["threads"].min())
-    allocs = S.ordered_allocators(d.loc[d["status"] != "skipped", "allocator"].unique())
-    styles = S.allocator_styles(allocs)
+    styles = _styles(d)
     if sp["speedup"].notna().sum() == 0:
         _empty(ax, f"no baseline: glibc has no successful\n{t0}-thread {workload} run")
     # the focus allocators bold, the other peers thin, so the paper's story stays readable
@@ -102,7 +101,7 @@ def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
         focus = a in FOCUS
         _draw_curves(ax, sp[sp["allocator"] == a], one, col="speedup",
                      lo="speedup_q1" if focus else None, hi="speedup_q3")
-        if a not in FOCUS and ax.lines and ax.lines[-1].get_label() == a:
+        if a not in FOCUS and ax.lines and ax.lines[-1].get_label() == st.get("label", a):
             ax.lines[-1].set_linewidth(0.9)
             ax.lines[-1].set_alpha(0.6)
             ax.lines[-1].set_markersize(3)

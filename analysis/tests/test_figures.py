@@ -169,3 +169,14 @@ def test_memory_legend_allocator_without_success_gets_its_own_hollow_patch(write
     assert broken.get_facecolor()[3] == 0.0            # hollow
     assert mcolors.to_hex(broken.get_edgecolor()) != glibc
     assert mcolors.to_hex(entries["halloc"].get_facecolor()) == "#d62728"
+
+
+def test_an_allocator_that_failed_the_gate_is_labelled_incorrect(write_json):
+    from analysis.tests.synthetic import make_check
+    runs = [make_run("larson", a, t, 0) for a in ("halloc", "wrong") for t in (1, 2)]
+    doc = make_doc(runs, checks={"halloc": make_check(),
+                                 "wrong": make_check(False, [("alignment", "0x...08")])})
+    df = load_results([write_json(doc)])
+    labels = [t.get_text() for t in F.throughput_figure(df, "larson").axes[0].get_legend()
+              .get_texts()]
+    assert labels == ["halloc", "wrong (INCORRECT)"]
