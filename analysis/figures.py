@@ -20,6 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from . import summary as S  # noqa: E402
+from .conditions import alerts  # noqa: E402
 from .load import FAILED_STATUSES, counter_names  # noqa: E402
 
 FAILED_MARK = {"marker": "x", "s": 60, "linewidths": 2.0, "zorder": 5, "clip_on": False}
@@ -534,8 +535,8 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     machine = df.attrs.get("machine") or {}
     run_id = df.attrs.get("run_id", "")
     fig.suptitle(f"allocbench run {run_id}: {S.machine_line(machine)}", fontsize=10)
-    notes = ["Lines: median over repetitions (the per-workload figures add interquartile bands); "
-             "x: failed runs."]
+    notes = alerts(df) + ["Lines: median over repetitions (the per-workload figures add "
+                          "interquartile bands); x: failed runs."]
     if noisy:
         notes.append(f"warning: some repetitions vary by more than "
                      f"{100 * S.VARIATION_THRESHOLD:.0f}% in {', '.join(noisy)} "

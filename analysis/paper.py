@@ -134,7 +134,7 @@ def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
                     f"{machine.get('cores', '?')}-core {machine.get('cpu_model', 'machine')}"[:90],
                     fontsize=10)
     fig.suptitle(f"{paper_key} (paper) vs {workload} (ours): speedup", fontsize=11)
-    return _finish(fig, [machines_note(paper, machine, t0), FOCUS_NOTE])
+    return _finish(fig, alerts(df) + [machines_note(paper, machine, t0), FOCUS_NOTE])
 
 
 FOCUS_NOTE = (f"Ours: {', '.join(FOCUS)} bold with interquartile bands over repetitions; the other "
@@ -176,7 +176,7 @@ def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
             ax.yaxis.label.set_size(8)
     fig.suptitle("Speedup, the Hoard paper (left) beside this run (right); higher is better",
                  fontsize=11)
-    return _finish(fig, [machines_note(paper, machine, t0), FOCUS_NOTE])
+    return _finish(fig, alerts(df) + [machines_note(paper, machine, t0), FOCUS_NOTE])
 
 
 def table4(df: pd.DataFrame, paper: dict) -> pd.DataFrame:

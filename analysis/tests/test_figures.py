@@ -180,3 +180,12 @@ def test_an_allocator_that_failed_the_gate_is_labelled_incorrect(write_json):
     labels = [t.get_text() for t in F.throughput_figure(df, "larson").axes[0].get_legend()
               .get_texts()]
     assert labels == ["halloc", "wrong (INCORRECT)"]
+
+
+def test_overview_and_paper_footnotes_carry_the_alerts(write_json):
+    runs = [make_run("larson", "halloc", 1, 0), make_run("larson", "glibc", 1, 0)]
+    df = load_results([write_json(make_doc(runs, config={"params": ["larson.slots=10"]},
+                                           machine={"git_dirty": True}))])
+    for fig in (F.overview_figure(df), P.overview_comparison_figure(df, P.load_paper())):
+        text = _texts(fig)
+        assert "DIRTY" in text and "NON-DEFAULT PARAMETERS: larson.slots=10" in text
