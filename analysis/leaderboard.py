@@ -144,6 +144,18 @@ def workload_scores(df: pd.DataFrame, value: str = "throughput", allocators=None
     return out[[w for w in S.ordered_workloads(out.columns)]]
 
 
+def workload_intervals(df: pd.DataFrame, value: str, allocators: list[str],
+                       n_boot: int = ST.N_BOOT) -> dict[tuple[str, str], tuple[float, float]]:
+    """(workload, allocator) -> the bootstrap 95% interval of its per-workload score."""
+    out = {}
+    for w in S.ordered_workloads(df["workload"].unique()):
+        _, boot = ST.score_replicates(df[df["workload"] == w], value, allocators,
+                                      value == "throughput", n_boot)
+        for i, a in enumerate(allocators):
+            out[(w, a)] = ST.interval(boot[:, i])
+    return out
+
+
 def cell_rows(df: pd.DataFrame, order: list[str]) -> list[list[str]]:
     """Rows of the per-cell table: workload, threads, the best allocator and its median
     throughput, then each allocator's relative throughput (failures marked FAIL)."""
@@ -332,11 +344,13 @@ def _sections(df: pd.DataFrame, rank_by: str = "throughput") -> list[Section]:
         ws = workload_scores(df, value, allocs)
         if ws.empty or not len(ws.columns):
             continue
+        ci = workload_intervals(df, value, allocs)
         out.append(Section(title, ["allocator"] + list(ws.columns),
-                           [[a] + [_f(ws.loc[a, w]) for w in ws.columns]
+                           [[a] + [_ci(ws.loc[a, w], *ci.get((w, a), (math.nan, math.nan)))
+                                   for w in ws.columns]
                             for a in allocs if a in ws.index],
                            "Geometric mean over the thread counts of each workload (1.000 = "
-                           "best at every thread count).",
+                           "best at every thread count), with its bootstrap 95% interval.",
                            [allocator_kind(a) for a in allocs if a in ws.index]))
     crow = cell_rows(df, allocs) if allocs else []
     if crow:

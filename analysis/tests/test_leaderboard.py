@@ -161,8 +161,12 @@ def test_skipped_allocator_listed_not_ranked(write_json):
 def test_workload_scores(write_json):
     runs = [make_run("x", "a", 1, 0, throughput=100), make_run("x", "b", 1, 0, throughput=25),
             make_run("y", "a", 1, 0, throughput=10), make_run("y", "b", 1, 0, throughput=10)]
-    ws = L.workload_scores(_df(write_json, runs))
+    df = _df(write_json, runs)
+    ws = L.workload_scores(df)
     assert ws.loc["b", "x"] == pytest.approx(0.25) and ws.loc["b", "y"] == pytest.approx(1.0)
+    ci = L.workload_intervals(df, "throughput", ["a", "b"])
+    assert ci[("x", "b")] == pytest.approx((0.25, 0.25))     # one repetition: a point
+    assert "| b | 0.250 [0.250, 0.250] | 1.000 [1.000, 1.000] |" in L.render_markdown(df)
 
 
 def test_markdown_and_html_render(three):
