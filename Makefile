@@ -9,6 +9,8 @@ JOBS      ?= $(shell nproc)
 # Sweep knobs (empty = allocbench's quick default). Example:
 #   make bench THREADS=1..64 WORKLOADS=larson,threadtest ALLOCATORS=halloc,jemalloc REPS=5 DURATION=2
 # Also: TIMEOUT=120 (seconds per child), SHARD=2/8, PARAMS="larson.slots=1000 size=16", MICRO=0.
+# The leaderboard ranks by RANK_BY=throughput (default), memory or combined.
+# Before/after a change: make compare A=results/<before> B=results/<after> [THRESHOLD=5%]
 THREADS    ?=
 WORKLOADS  ?=
 ALLOCATORS ?=
@@ -20,6 +22,8 @@ PARAMS     ?=
 MICRO      ?=
 RUN_ID     ?= $(shell date -u +%Y%m%d-%H%M%S)
 RUN        ?= results/latest
+RANK_BY    ?=
+THRESHOLD  ?=
 
 sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads $(WORKLOADS)) \
              $(if $(ALLOCATORS),--allocators $(ALLOCATORS)) $(if $(REPS),--reps $(REPS)) \
@@ -28,7 +32,7 @@ sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads
              $(if $(filter 0 no off,$(MICRO)),--no-micro)
 
 .PHONY: all deps build test test-unit test-sanitizers test-python bench ablation ablation-table \
-        plots leaderboard paper format clean
+        plots leaderboard paper csv compare format clean
 
 all: build
 
@@ -64,8 +68,8 @@ test-python: deps
 bench: build
 	$(BUILD)/bin/allocbench sweep $(sweep_args) --out results/$(RUN_ID)
 	ln -sfn $(RUN_ID) results/latest
-	$(MAKE) --no-print-directory plots paper leaderboard ablation-table RUN=results/$(RUN_ID)
-	@echo "bench: open results/$(RUN_ID)/leaderboard.html (figures/ and paper/ beside it)"
+	$(MAKE) --no-print-directory plots paper leaderboard ablation-table csv RUN=results/$(RUN_ID)
+	@echo "bench: open results/$(RUN_ID)/leaderboard.html (figures/, paper/ and results.csv beside it)"
 
 # What each of halloc's changes to the paper's policy buys (the README's ablation table): the
 # steps from halloc-paper to halloc beside the peers, at 1, 2 and 4 x nproc threads, 5 reps.
@@ -84,7 +88,16 @@ plots: deps
 	$(PYTHON) -m analysis plots $(RUN)
 
 leaderboard: deps
-	$(PYTHON) -m analysis leaderboard $(RUN)
+	$(PYTHON) -m analysis leaderboard $(RUN) $(if $(RANK_BY),--rank-by $(RANK_BY))
+
+csv: deps
+	$(PYTHON) -m analysis csv $(RUN)
+
+# Exit status 1 when an allocator of B is significantly slower or larger than in A.
+compare: deps
+	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then \
+	  echo "usage: make compare A=results/<run> B=results/<run> [THRESHOLD=5%]" >&2; exit 2; fi
+	$(PYTHON) -m analysis compare $(A) $(B) $(if $(THRESHOLD),--threshold $(THRESHOLD))
 
 paper: deps
 	$(PYTHON) -m analysis paper $(RUN)

@@ -1,13 +1,18 @@
-"""python3 -m analysis plots|leaderboard|paper|ablation RUN_DIR [--out DIR]
+"""python3 -m analysis COMMAND RUN_DIR [--out DIR]   (compare: RUN_A RUN_B)
 
-plots        RUN_DIR/figures/*.png and *.svg (overview, throughput, speedup, memory, ...)
-leaderboard  RUN_DIR/leaderboard.md and RUN_DIR/leaderboard.html (figures embedded)
+plots        RUN_DIR/figures/*.png and *.svg (overview, throughput, speedup, memory, micro, ...)
+leaderboard  RUN_DIR/leaderboard.md and RUN_DIR/leaderboard.html (figures embedded);
+             --rank-by throughput|memory|combined
 paper        RUN_DIR/paper/*.png, *.svg and paper-table4.md (the Hoard paper beside this run)
 ablation     RUN_DIR/ablation.md: each step from halloc-paper to halloc, and halloc against the
-             best peer per cell
+             best peer per cell (written only when the run has the ablation steps)
+csv          RUN_DIR/results.csv: one row per run (mimalloc-bench's benchres.csv columns first)
+compare      RUN_A RUN_B [--threshold 5%] [--pair OLD:NEW]: B over A per cell and allocator with
+             95% intervals; exit 1 on a significant regression, 0 otherwise
 
-RUN_DIR is a results folder (every run*.json in it is merged) or one results file. Each command
-prints the paths it wrote. Exit status 2 on a missing or invalid results file.
+RUN_DIR is a results folder (every run*.json in it is merged, or an interrupted sweep's
+run*.json.partial.jsonl) or one results file. Each command prints the paths it wrote (compare
+prints its report). Exit status 2 on a missing or invalid results file or a bad option.
 """
 from __future__ import annotations
 
@@ -48,6 +53,7 @@ def cmd_leaderboard(df, args) -> list[Path]:
     from . import figures as F
     from . import summary as S
     from .leaderboard import render_html, render_markdown
+    from .paper import keys_run, load_paper, overview_comparison_figure
     out = _out_dir(args, None)
     out.mkdir(parents=True, exist_ok=True)
     workloads = S.ordered_workloads(df["workload"].unique())
@@ -55,30 +61,40 @@ def cmd_leaderboard(df, args) -> list[Path]:
     for w in workloads:
         figs[f"{w}: throughput vs threads"] = F.throughput_figure(df, w)
     figs["Memory blowup and peak RSS"] = F.memory_figure(df)
-    from .paper import load_paper, overview_comparison_figure
-    figs["Speedup beside the Hoard paper (ASPLOS 2000)"] = overview_comparison_figure(
-        df, load_paper())
+    if df.attrs.get("micro"):
+        figs["Microbenchmarks"] = F.micro_figure(df)
+    if keys_run(df):
+        figs["Speedup beside the Hoard paper (ASPLOS 2000)"] = overview_comparison_figure(
+            df, load_paper())
     md = out / "leaderboard.md"
     links = {}
     for cap, rel in (("overview", "figures/overview.png"),
                      ("memory blowup and peak RSS", "figures/memory.png"),
+                     ("microbenchmarks", "figures/micro.png"),
                      ("speedup beside the Hoard paper", "paper/paper-comparison.png")):
         if (out / rel).exists():  # written by `plots` / `paper`
             links[cap] = rel
-    md.write_text(render_markdown(df, links), encoding="utf-8")
+    md.write_text(render_markdown(df, links, rank_by=args.rank_by), encoding="utf-8")
     page = out / "leaderboard.html"
-    page.write_text(render_html(df, figs), encoding="utf-8")
+    page.write_text(render_html(df, figs, rank_by=args.rank_by), encoding="utf-8")
     return [md, page]
 
 
 def cmd_paper(df, args) -> list[Path]:
-    from .paper import MAPPING, comparison_figure, load_paper, overview_comparison_figure, \
-        table4_markdown
+    from .paper import MAPPING, comparison_figure, keys_run, load_paper, \
+        overview_comparison_figure, table4_markdown
     out = _out_dir(args, "paper")
     paper = load_paper()
-    written = _save(overview_comparison_figure(df, paper), out / "paper-comparison")
-    for key, w in MAPPING.items():
-        written += _save(comparison_figure(df, paper, key), out / f"paper-{w}")
+    written = []
+    keys = keys_run(df)
+    if keys:
+        written += _save(overview_comparison_figure(df, paper), out / "paper-comparison")
+    for key in keys:
+        written += _save(comparison_figure(df, paper, key), out / f"paper-{MAPPING[key]}")
+    skipped = [w for k, w in MAPPING.items() if k not in keys]
+    if skipped:
+        print(f"paper: no panel for {', '.join(skipped)} (not run)", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
     t4 = out / "paper-table4.md"
     t4.write_text(table4_markdown(df, paper), encoding="utf-8")
     written.append(t4)
@@ -86,7 +102,11 @@ def cmd_paper(df, args) -> list[Path]:
 
 
 def cmd_ablation(df, args) -> list[Path]:
-    from .ablation import render_markdown
+    from .ablation import has_ablation, render_markdown
+    if not has_ablation(df):
+        print("ablation: the run has no ablation steps (halloc-paper and halloc-abl-*); no "
+              "ablation.md written (make ablation runs them)", file=sys.stderr)
+        return []
     out = _out_dir(args, None)
     out.mkdir(parents=True, exist_ok=True)
     md = out / "ablation.md"
@@ -94,33 +114,86 @@ def cmd_ablation(df, args) -> list[Path]:
     return [md]
 
 
+def cmd_csv(df, args) -> list[Path]:
+    from .results_csv import write_results_csv
+    return [write_results_csv(df, _out_dir(args, None) / "results.csv")]
+
+
 COMMANDS = {"plots": cmd_plots, "leaderboard": cmd_leaderboard, "paper": cmd_paper,
-            "ablation": cmd_ablation}
+            "ablation": cmd_ablation, "csv": cmd_csv}
+
+
+def _load(path: str):
+    from .load import load_results
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = load_results([path])
+    if df.empty:
+        raise SchemaError(path, ["the results hold no runs"], header="no results")
+    return df
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python3 -m analysis",
+                                 description="Figures, leaderboard, CSV, comparisons and the "
+                                 "Hoard-paper overlay from allocbench results JSON.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in sorted(COMMANDS):
+        p = sub.add_parser(name, help=f"{name} of one run")
+        p.add_argument("run", metavar="RUN_DIR",
+                       help="results folder (merges its run*.json) or one results file")
+        p.add_argument("--out", metavar="DIR",
+                       help="base folder for the outputs instead of RUN_DIR (figures/, paper/ "
+                       "and the leaderboard go under it)")
+        if name == "leaderboard":
+            p.add_argument("--rank-by", choices=("throughput", "memory", "combined"),
+                           default="throughput", help="the score that orders the ranking")
+    p = sub.add_parser("compare", help="run B over run A, with confidence intervals")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
+    p.add_argument("--threshold", default="5%",
+                   help="smallest change that counts, e.g. 5%% (default) or 0.05")
+    p.add_argument("--pair", metavar="OLD:NEW",
+                   help="compare allocator OLD of RUN_A with NEW of RUN_B (e.g. "
+                   "halloc-paper:halloc; RUN_A and RUN_B may be the same run)")
+    p.add_argument("--out", metavar="FILE", help="also write the report to FILE")
+    return ap
+
+
+def cmd_compare(args) -> int:
+    from . import compare as C
+    try:
+        threshold = C.parse_threshold(args.threshold)
+        a, b = _load(args.run_a), _load(args.run_b)
+        for tag, df in (("RUN_A", a), ("RUN_B", b)):
+            for note in df.attrs.get("warnings", []):
+                print(f"warning: {tag}: {note}", file=sys.stderr)
+        cells, allocs = C.compare(a, b, threshold, args.pair)
+    except (SchemaError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if allocs.empty:
+        print(f"error: {args.run_a} and {args.run_b} have no allocator in common "
+              "(use --pair OLD:NEW)", file=sys.stderr)
+        return 2
+    text = C.render_markdown(a, b, cells, allocs, threshold, (args.run_a, args.run_b))
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+    return 1 if allocs["regression"].any() else 0
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python3 -m analysis",
-                                 description="Figures, leaderboard and the Hoard-paper "
-                                 "comparison from allocbench results JSON.")
-    ap.add_argument("command", choices=sorted(COMMANDS))
-    ap.add_argument("run", metavar="RUN_DIR",
-                    help="results folder (merges its run*.json) or one results file")
-    ap.add_argument("--out", metavar="DIR",
-                    help="base folder for the outputs instead of RUN_DIR (figures/, paper/ "
-                    "and the leaderboard go under it)")
-    args = ap.parse_args(argv)
+    args = _parser().parse_args(argv)
+    if args.command == "compare":
+        return cmd_compare(args)
 
-    from .load import load_results
     from .summary import cell_stats, variation_warnings
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            df = load_results([args.run])
+        df = _load(args.run)
     except SchemaError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if df.empty:
-        print(f"error: {args.run}: the results hold no runs", file=sys.stderr)
         return 2
     for note in df.attrs.get("warnings", []):
         print(f"warning: {note}", file=sys.stderr)

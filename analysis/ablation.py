@@ -15,7 +15,9 @@ import math
 import pandas as pd
 
 from . import summary as S
-from .leaderboard import _md_table, cell_medians, geometric_mean
+from .conditions import alerts, condition_lines
+from .leaderboard import _md_table
+from .stats import cell_medians, geometric_mean
 from .load import PEERS
 
 BASELINE = "halloc-paper"
@@ -79,9 +81,19 @@ def _f(v: float) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
 
 
+def has_ablation(df: pd.DataFrame) -> bool:
+    """The run has the ablation steps (halloc-abl-*) beside halloc-paper: without them a table
+    of halloc-paper and halloc alone would credit the whole gain to the last step."""
+    names = set(df.loc[df["status"] != "skipped", "allocator"])
+    return BASELINE in names and any(n.startswith("halloc-abl-") for n in names)
+
+
 def render_markdown(df: pd.DataFrame) -> str:
     run_id = df.attrs.get("run_id", "")
     parts = [f"# halloc: ablation and peers, run {run_id}", ""]
+    parts += condition_lines(df) + [""]
+    if alerts(df):
+        parts += [f"**{a}**  " for a in alerts(df)] + [""]
     tput, rss = ablation_tables(df)
     if tput.empty:
         parts += ["No ablation: the run has no halloc-paper (run `make ablation`).", ""]

@@ -20,7 +20,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from . import summary as S  # noqa: E402
-from .load import counter_names  # noqa: E402
+from .conditions import alerts  # noqa: E402
+from .load import FAILED_STATUSES, counter_names  # noqa: E402
 
 FAILED_MARK = {"marker": "x", "s": 60, "linewidths": 2.0, "zorder": 5, "clip_on": False}
 
@@ -47,7 +48,7 @@ def _finish(fig: Figure, notes: list[str], width_chars: int | None = None,
     handles = list(legend_handles or [])
     if legend_styles:
         handles += [plt.Line2D([], [], color=st["color"], marker=st["marker"],
-                               linestyle=st["linestyle"], label=a)
+                               linestyle=st["linestyle"], label=st.get("label", a))
                     for a, st in legend_styles.items()]
         handles.append(plt.Line2D([], [], color="#444444", marker="x", linestyle="none",
                                   label="failed run"))
@@ -104,6 +105,19 @@ def _present(df: pd.DataFrame) -> list[str]:
     return S.ordered_allocators(ran)
 
 
+def _styles(df: pd.DataFrame) -> dict[str, dict]:
+    """The fixed styles of the allocators present, each with its legend label: an allocator
+    that failed the correctness gate is labelled "(INCORRECT)" (its curve is drawn, but is not
+    a result to compare)."""
+    styles = S.allocator_styles(_present(df))
+    info = df.attrs.get("allocators") or {}
+    for a, st in styles.items():
+        check = (info.get(a) or {}).get("check")
+        bad = isinstance(check, dict) and check.get("passed") is False
+        st["label"] = f"{a} (INCORRECT)" if bad else a
+    return styles
+
+
 def _skipped_note(df: pd.DataFrame) -> list[str]:
     allocs = set(df["allocator"].unique())
     ran = set(df.loc[df["status"] != "skipped", "allocator"].unique())
@@ -155,9 +169,10 @@ def _empty(ax, text: str) -> None:
 
 
 def _draw_curves(ax, stats: pd.DataFrame, styles: dict, col: str = "median",
-                 lo: str = "min", hi: str = "max", scale: float = 1.0,
+                 lo: str = "q1", hi: str = "q3", scale: float = 1.0,
                  failures: bool = True) -> None:
-    """A line per allocator (median) with a min-max band; failures as x on the bottom edge."""
+    """A line per allocator (median) with an interquartile band; failures as x on the bottom
+    edge."""
     for a in styles:
         g = stats[stats["allocator"] == a].sort_values("threads")
         if g.empty:
@@ -165,7 +180,7 @@ def _draw_curves(ax, stats: pd.DataFrame, styles: dict, col: str = "median",
         st = styles[a]
         ok = g[g[col].notna()]
         if len(ok):
-            ax.plot(ok["threads"], ok[col] / scale, label=a, color=st["color"],
+            ax.plot(ok["threads"], ok[col] / scale, label=st.get("label", a), color=st["color"],
                     marker=st["marker"], linestyle=st["linestyle"], markersize=5, linewidth=1.6)
             if lo and len(ok) > 0 and (ok[hi] > ok[lo]).any():
                 ax.fill_between(ok["threads"], ok[lo] / scale, ok[hi] / scale,
@@ -180,10 +195,11 @@ def _draw_curves(ax, stats: pd.DataFrame, styles: dict, col: str = "median",
 # throughput and speedup
 
 def throughput_figure(df: pd.DataFrame, workload: str) -> Figure:
-    """Throughput against threads for one workload: median line and min-max band per allocator."""
+    """Throughput against threads for one workload: median line and interquartile band per
+    allocator."""
     d = df[df["workload"] == workload]
     stats = S.cell_stats(d, "throughput")
-    styles = S.allocator_styles(_present(d))
+    styles = _styles(d)
     fig = _new_figure(8.0, 4.8)
     ax = fig.add_subplot()
     if stats["median"].notna().sum() == 0:
@@ -195,7 +211,7 @@ def throughput_figure(df: pd.DataFrame, workload: str) -> Figure:
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.set_title(f"{workload}: throughput vs threads (higher is better)\n"
-                 "line = median over repetitions, band = min..max", fontsize=10)
+                 "line = median over repetitions, band = interquartile range", fontsize=10)
     _legend(ax)
     notes = _failure_note(stats) + _variation_note(stats, "throughput") + _skipped_note(d)
     return _finish(fig, notes)
@@ -206,7 +222,7 @@ def speedup_figure(df: pd.DataFrame, workload: str, cores: int | None = None) ->
     (the paper's baseline style)."""
     d = df[df["workload"] == workload]
     stats = S.cell_stats(d, "throughput")
-    styles = S.allocator_styles(_present(d))
+    styles = _styles(d)
     cores = cores or (df.attrs.get("machine") or {}).get("cores")
     fig = _new_figure(12.0, 4.8)
     axes = fig.subplots(1, 2)
@@ -219,7 +235,7 @@ def speedup_figure(df: pd.DataFrame, workload: str, cores: int | None = None) ->
         if sp["speedup"].notna().sum() == 0:
             _empty(ax, "no baseline: glibc has no successful\n"
                    f"{t0}-thread {workload} run" if "glibc" in what else "no data")
-        _draw_curves(ax, sp, styles, col="speedup", lo="speedup_min", hi="speedup_max")
+        _draw_curves(ax, sp, styles, col="speedup", lo="speedup_q1", hi="speedup_q3")
         if threads:
             ideal = [min(t, cores) / t0 if cores else t / t0 for t in threads]
             ax.plot(threads, ideal, color="#999999", linestyle=":", linewidth=1.2,
@@ -240,6 +256,22 @@ def speedup_figure(df: pd.DataFrame, workload: str, cores: int | None = None) ->
 # ----------------------------------------------------------------------------------------------
 # memory
 
+def bar_legend_handles(stats: pd.DataFrame, styles: dict) -> list:
+    """A legend patch per allocator in its own colour; an allocator with no successful run
+    (no bar anywhere) gets a hollow, hatched patch that says so, never another's colour."""
+    handles = []
+    for a, st in styles.items():
+        has = stats.loc[stats["allocator"] == a, "median"].notna().any()
+        if has:
+            handles.append(matplotlib.patches.Patch(facecolor=st["color"],
+                                                    label=st.get("label", a)))
+        else:
+            handles.append(matplotlib.patches.Patch(
+                facecolor="none", edgecolor=st["color"], hatch="///",
+                label=f"{st.get('label', a)} (no successful run)"))
+    return handles
+
+
 def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
                   scale: float = 1.0, log: bool = False) -> None:
     allocs = list(styles)
@@ -250,12 +282,13 @@ def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
         g = stats[stats["allocator"] == a].set_index("workload")
         xs = x - 0.4 + width * (i + 0.5)
         med = np.array([g["median"].get(w, np.nan) for w in workloads], dtype=float) / scale
-        lo = np.array([g["min"].get(w, np.nan) for w in workloads], dtype=float) / scale
-        hi = np.array([g["max"].get(w, np.nan) for w in workloads], dtype=float) / scale
+        lo = np.array([g["q1"].get(w, np.nan) for w in workloads], dtype=float) / scale
+        hi = np.array([g["q3"].get(w, np.nan) for w in workloads], dtype=float) / scale
         ok = ~np.isnan(med)
-        ax.bar(xs[ok], med[ok], width=width * 0.95, color=styles[a]["color"], label=a,
-               yerr=np.vstack([med[ok] - lo[ok], hi[ok] - med[ok]]), capsize=1.5,
-               error_kw={"linewidth": 0.8, "ecolor": "#333333"})
+        if ok.any():  # an empty bar call would still add a legend entry, in the default colour
+            ax.bar(xs[ok], med[ok], width=width * 0.95, color=styles[a]["color"],
+                   yerr=np.vstack([med[ok] - lo[ok], hi[ok] - med[ok]]), capsize=1.5,
+                   error_kw={"linewidth": 0.8, "ecolor": "#333333"})
         failed = [xs[j] for j, w in enumerate(workloads)
                   if g["n_failed"].get(w, 0) > 0]
         _mark_failures(ax, failed, styles[a])
@@ -269,14 +302,14 @@ def _grouped_bars(ax, stats: pd.DataFrame, styles: dict, workloads: list[str],
 
 def _allocator_bars(ax, g: pd.DataFrame, styles: dict) -> None:
     """One workload's bars, one per allocator in the fixed order and colour (median, whisker
-    min..max), on the axes' own scale; an x where the allocator failed; no x labels (the
+    interquartile range), on the axes' own scale; an x where the allocator failed; no x labels (the
     figure's legend names the colours)."""
     g = g.set_index("allocator")
     allocs = list(styles)
     xs = np.arange(len(allocs))
     med = np.array([g["median"].get(a, np.nan) for a in allocs], dtype=float)
-    lo = np.array([g["min"].get(a, np.nan) for a in allocs], dtype=float)
-    hi = np.array([g["max"].get(a, np.nan) for a in allocs], dtype=float)
+    lo = np.array([g["q1"].get(a, np.nan) for a in allocs], dtype=float)
+    hi = np.array([g["q3"].get(a, np.nan) for a in allocs], dtype=float)
     ok = ~np.isnan(med)
     if ok.any():
         ax.bar(xs[ok], med[ok], width=0.8,
@@ -299,10 +332,10 @@ def _allocator_bars(ax, g: pd.DataFrame, styles: dict) -> None:
 def memory_figure(df: pd.DataFrame) -> Figure:
     """Memory blowup (a small panel per workload, each on its own scale) and peak RSS per
     workload and allocator, at each workload's largest thread count (bars = median over
-    repetitions, whiskers = min..max)."""
+    repetitions, whiskers = interquartile range)."""
     d = df
     workloads = S.ordered_workloads(d["workload"].unique())
-    styles = S.allocator_styles(_present(d))
+    styles = _styles(d)
     n = max(1, len(workloads))
     fig = _new_figure(max(9.0, 1.9 * n + 2.5), 7.5)
     mosaic = [[f"b:{w}" for w in workloads] or ["b:"], ["rss"] * n]
@@ -326,11 +359,12 @@ def memory_figure(df: pd.DataFrame) -> Figure:
         _empty(ax, "no peak RSS values")
     ax.set_ylabel("peak RSS (MiB)")
     ax.set_title("peak resident set size (lower is better)", fontsize=10)
-    _legend(ax)
+    ax.legend(handles=bar_legend_handles(rss, styles), loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     notes = [f"At the largest thread count of each workload ({tdesc}); bar = median over "
-             "repetitions, whisker = min..max. Blowup is large where the workload holds little "
-             "live memory (a few KiB in cache-scratch/cache-thrash), and can be below 0 when "
-             "the peak RSS stays under the idle baseline."]
+             "repetitions, whisker = interquartile range. Blowup is large where the workload "
+             "holds little live memory (a few KiB in cache-scratch/cache-thrash), and can be "
+             "below 0 when the peak RSS stays under the idle baseline."]
     notes += _failure_note(rss) + _variation_note(rss, "peak RSS") + _skipped_note(d)
     return _finish(fig, notes)
 
@@ -350,7 +384,7 @@ def timeline_figure(df: pd.DataFrame, workload: str = "prodcons") -> Figure:
     live bytes the workload holds as a grey area; the gap between them is the allocator's
     overhead. One repetition per allocator: the one with the median peak RSS."""
     d = df[df["workload"] == workload]
-    styles = S.allocator_styles(_present(d))
+    styles = _styles(d)
     if d.empty or not styles:
         fig = _new_figure(8.0, 3.0)
         _empty(fig.add_subplot(), f"no {workload} runs in this results set")
@@ -370,7 +404,7 @@ def timeline_figure(df: pd.DataFrame, workload: str = "prodcons") -> Figure:
         ax.tick_params(labelsize=7)
         rep = _representative(d[d["allocator"] == a])
         if rep is None:
-            failed = d[(d["allocator"] == a)]["status"].isin(("failed", "timeout")).any()
+            failed = d[(d["allocator"] == a)]["status"].isin(FAILED_STATUSES).any()
             ax.text(0.5, 0.5, f"failed at {tmax} threads" if failed else "no samples",
                     transform=ax.transAxes, ha="center", va="center", color="#aa0000"
                     if failed else "#666666")
@@ -416,7 +450,7 @@ def counters_figure(df: pd.DataFrame) -> Figure:
     and allocator, at the largest thread count (lower is better)."""
     names = counter_names(df)
     workloads = S.ordered_workloads(df["workload"].unique())
-    styles = S.allocator_styles(_present(df))
+    styles = _styles(df)
     if not names:
         fig = _new_figure(8.0, 3.0)
         ax = fig.add_subplot()
@@ -457,7 +491,7 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     """One page: throughput against threads for every workload, and peak RSS at the largest
     thread count, with one shared legend."""
     workloads = S.ordered_workloads(df["workload"].unique())
-    styles = S.allocator_styles(_present(df))
+    styles = _styles(df)
     n = len(workloads) + 2  # + peak RSS panel + legend panel
     ncols = 3 if n > 4 else 2
     nrows = math.ceil(n / ncols)
@@ -492,7 +526,8 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     for extra in axes[len(workloads) + 2:]:
         extra.set_visible(False)
     handles = [plt.Line2D([], [], color=st["color"], marker=st["marker"],
-                          linestyle=st["linestyle"], label=a) for a, st in styles.items()]
+                          linestyle=st["linestyle"], label=st.get("label", a))
+               for a, st in styles.items()]
     handles.append(plt.Line2D([], [], color="#444444", marker="x", linestyle="none",
                               label="failed run"))
     legend_ax.legend(handles=handles, loc="center", fontsize=9, frameon=False,
@@ -500,13 +535,53 @@ def overview_figure(df: pd.DataFrame) -> Figure:
     machine = df.attrs.get("machine") or {}
     run_id = df.attrs.get("run_id", "")
     fig.suptitle(f"allocbench run {run_id}: {S.machine_line(machine)}", fontsize=10)
-    notes = ["Lines: median over repetitions (the per-workload figures add min..max bands); "
-             "x: failed runs."]
+    notes = alerts(df) + ["Lines: median over repetitions (the per-workload figures add "
+                          "interquartile bands); x: failed runs."]
     if noisy:
         notes.append(f"warning: some repetitions vary by more than "
                      f"{100 * S.VARIATION_THRESHOLD:.0f}% in {', '.join(noisy)} "
                      "(see the per-workload figures).")
     notes += _skipped_note(df)
+    return _finish(fig, notes)
+
+
+# ----------------------------------------------------------------------------------------------
+# microbenchmarks
+
+def micro_figure(df: pd.DataFrame) -> Figure:
+    """The microbenchmarks' time per iteration: a group of horizontal bars per benchmark, one
+    bar per allocator, log scale (lower is better). Allocators whose micro run is not a
+    measurement (it failed, or the allocator failed the correctness gate) are named in a
+    footnote, never drawn."""
+    from .micro import micro_problems, micro_table
+    table = micro_table(df)
+    problems = micro_problems(df)
+    if table.empty:
+        fig = _new_figure(8.0, 3.0)
+        ax = fig.add_subplot()
+        _empty(ax, "no microbenchmark results in this run")
+        ax.set_title("microbenchmarks: time per iteration (lower is better)", fontsize=10)
+        return _finish(fig, [f"not measured: {a}: {why}" for a, why in problems.items()])
+    styles = S.allocator_styles(table.columns)
+    n, k = len(table.index), len(styles)
+    fig = _new_figure(10.0, min(30.0, 0.08 * n * k + 0.3 * n + 1.5))
+    ax = fig.add_subplot()
+    height = 0.8 / k
+    ys = np.arange(n)
+    for i, (a, st) in enumerate(styles.items()):
+        vals = table[a].to_numpy(dtype=float)
+        ok = ~np.isnan(vals)
+        ax.barh(ys[ok] - 0.4 + height * (i + 0.5), vals[ok], height=height * 0.95,
+                color=st["color"], label=a)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(table.index, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("ns per iteration (Google Benchmark real time, log scale)")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title("microbenchmarks: time per iteration (lower is better)", fontsize=10)
+    _legend(ax)
+    notes = [f"not measured: {a}: {why}" for a, why in problems.items()]
     return _finish(fig, notes)
 
 
@@ -525,4 +600,6 @@ def run_figures(df: pd.DataFrame) -> dict[str, Figure]:
     if "prodcons" in workloads:
         out["timeline-prodcons"] = timeline_figure(df, "prodcons")
     out["counters"] = counters_figure(df)
+    if df.attrs.get("micro"):
+        out["micro"] = micro_figure(df)
     return out

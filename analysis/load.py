@@ -21,9 +21,11 @@ from typing import Any, Iterable
 import pandas as pd
 
 SCHEMA = "allocbench-1"
-STATUSES = ("ok", "failed", "timeout", "skipped")
-# Statuses that count as a failure of the allocator (skipped = not run, e.g. .so not found).
-FAILED_STATUSES = ("failed", "timeout")
+STATUSES = ("ok", "failed", "timeout", "skipped", "corrupt", "wrong_output")
+# Statuses that count as a failure of the allocator (skipped = not run, e.g. .so not found):
+# corrupt = a workload's verify found a wrong byte; wrong_output = a program's output differs
+# from glibc's.
+FAILED_STATUSES = ("failed", "timeout", "corrupt", "wrong_output")
 
 WORKLOADS = ("threadtest", "shbench", "larson", "cache-scratch", "cache-thrash", "prodcons")
 HALLOC_VARIANTS = ("halloc", "halloc-paper", "halloc-serial")
@@ -52,6 +54,12 @@ _RUN_FIELDS: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "samples": (("list",), False, True),
     "counters": (("dict",), False, True),
     "counters_unavailable": (("dict",), False, True),
+    "user_seconds": (("number",), False, True),
+    "sys_seconds": (("number",), False, True),
+    "kind": (("str",), False, True),
+    "metric": (("dict",), False, True),
+    "output_digest": (("str",), False, True),
+    "sharing": (("dict",), False, True),
 }
 
 # Numeric columns of the table, renamed from the JSON keys where the name is long.
@@ -63,6 +71,8 @@ _NUMERIC = {
     "baseline_rss_bytes": "baseline_rss",
     "peak_live_bytes": "peak_live",
     "blowup": "blowup",
+    "user_seconds": "user_seconds",
+    "sys_seconds": "sys_seconds",
 }
 
 MAX_PROBLEMS_SHOWN = 12
@@ -161,10 +171,33 @@ def validate_document(doc: Any) -> list[str]:
                             f"got {_kind(doc[key])}")
     if "allocators" in doc and not isinstance(doc["allocators"], list):
         problems.append(f'"allocators" must be an array, got {_kind(doc["allocators"])}')
+    elif isinstance(doc.get("allocators"), list):
+        for i, rec in enumerate(doc["allocators"]):
+            if isinstance(rec, dict):
+                problems += [f"allocators[{i}]{p}" for p in _validate_check(rec.get("check"))]
+    if "micro" in doc and doc["micro"] is not None and not isinstance(doc["micro"], dict):
+        problems.append(f'"micro" must be an object, got {_kind(doc["micro"])}')
     runs = doc.get("runs")
     if isinstance(runs, list):
         for i, run in enumerate(runs):
             problems += [f"runs[{i}]{p}" for p in _validate_run(run)]
+    return problems
+
+
+def _validate_check(check: Any) -> list[str]:
+    """allocators[].check: null (the gate was not run) or {"passed": bool, "checks": [...]}."""
+    if check is None:
+        return []
+    if not isinstance(check, dict):
+        return [f'.check must be an object or null, got {_kind(check)}']
+    problems = []
+    if not isinstance(check.get("passed"), bool):
+        problems.append(".check.passed must be true or false, got "
+                        f'{_describe(check.get("passed"))}')
+    checks = check.get("checks", [])
+    if not isinstance(checks, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) for c in checks):
+        problems.append('.check.checks must be an array of objects with a string "name"')
     return problems
 
 
@@ -214,23 +247,120 @@ def _validate_run(run: Any) -> list[str]:
     return problems
 
 
+PARTIAL_SUFFIX = ".partial.jsonl"
+
+
 def result_files(paths: Iterable[Path | str] | Path | str) -> list[Path]:
-    """Expand folders into their run*.json files (sorted); files are kept as given."""
+    """Expand folders into their results files (sorted): every run*.json, and every
+    run*.json.partial.jsonl whose finished run*.json is not there (an interrupted sweep).
+    Files are kept as given."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(p.glob("run*.json"))
+            done = {f.name for f in found}
+            found += sorted(f for f in p.glob("run*.json" + PARTIAL_SUFFIX)
+                            if f.name[:-len(PARTIAL_SUFFIX)] not in done)
             if not found:
-                raise SchemaError(p, ["the folder holds no run*.json results file"],
+                raise SchemaError(p, ["the folder holds no run*.json results file (nor a "
+                                      f"run*.json{PARTIAL_SUFFIX} of an interrupted sweep)"],
                                   header="no results")
-            files += found
+            files += sorted(found)
         elif p.exists():
             files.append(p)
         else:
             raise SchemaError(p, ["no such file or folder"], header="no results")
     return files
+
+
+def is_partial(path: Path | str) -> bool:
+    return str(path).endswith(PARTIAL_SUFFIX)
+
+
+def read_partial(path: Path | str) -> tuple[dict, list[str]]:
+    """An interrupted sweep's run.json.partial.jsonl -> (a results document, notes). Line 1 is
+    {"header": {"schema", "machine", "config", "allocators"}}, every later line one run record.
+    A last line cut short (the sweep was killed mid-write) is left out with a note; any other
+    bad line is an error."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(path, [f"cannot read: {exc}"]) from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise SchemaError(path, ["file is empty (the sweep stopped before its first run)"])
+    try:
+        first = json.loads(lines[0])
+    except json.JSONDecodeError:
+        first = None
+    if not isinstance(first, dict) or not isinstance(first.get("header"), dict):
+        raise SchemaError(path, ['line 1 is not a {"header": {...}} object: this partial file '
+                                 "was written by an allocbench without resumable partial "
+                                 "files, and cannot be read (rerun the sweep)"])
+    doc = dict(first["header"])
+    doc["runs"] = []
+    notes = []
+    for n, line in enumerate(lines[1:], start=2):
+        try:
+            doc["runs"].append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if n == len(lines):
+                notes.append(f"{path}: the last line ({n}) is cut short and was left out "
+                             "(the sweep was interrupted while writing it)")
+                break
+            raise SchemaError(path, [f"line {n}: invalid JSON: {exc.msg}"]) from None
+    return doc, notes
+
+
+def _shard(config: dict) -> tuple[int, int]:
+    sh = config.get("shard")
+    if isinstance(sh, dict) and isinstance(sh.get("index"), int) \
+            and isinstance(sh.get("count"), int):
+        return sh["index"], sh["count"]
+    return 1, 1
+
+
+# Config keys that legitimately differ between the shards of one sweep.
+_PER_SHARD_KEYS = ("shard", "command", "resumed")
+
+
+def check_same_sweep(docs: list[tuple[Path, dict]]) -> tuple[list[str], list[int], int]:
+    """Files merged into one table must be the shards of one sweep. Returns (problems, missing
+    shard indices, shard count). problems (an error: SchemaError) name every file whose config
+    (apart from the shard index and the command line) or git commit differs from the first
+    file's, and every shard index claimed by two files; missing lists the shard indices of the
+    sweep that no file holds (a warning: the table is incomplete)."""
+    problems: list[str] = []
+    if not docs:
+        return problems, [], 1
+    p0, d0 = docs[0]
+    c0 = {k: v for k, v in d0["config"].items() if k not in _PER_SHARD_KEYS}
+    commit0 = d0["machine"].get("git_commit")
+    count0 = _shard(d0["config"])[1]
+    seen: dict[int, Path] = {}
+    for path, doc in docs:
+        c = {k: v for k, v in doc["config"].items() if k not in _PER_SHARD_KEYS}
+        diffs = [f"{k} ({json.dumps(c0.get(k))} vs {json.dumps(c.get(k))})"
+                 for k in sorted(set(c0) | set(c)) if c0.get(k) != c.get(k)]
+        index, count = _shard(doc["config"])
+        if count != count0:
+            diffs.append(f"shard count ({count0} vs {count})")
+        commit = doc["machine"].get("git_commit")
+        if commit != commit0:
+            diffs.append(f"git commit ({commit0} vs {commit})")
+        if diffs and path is not p0:
+            problems.append(f"{path.name} is not from the same sweep as {p0.name}: it differs "
+                            "in " + ", ".join(diffs))
+        if index in seen:
+            problems.append(f"{seen[index].name} and {path.name} both hold shard {index} of "
+                            f"{count}")
+        seen.setdefault(index, path)
+    missing = [i for i in range(1, count0 + 1) if i not in seen]
+    return problems, missing, count0
 
 
 def _run_rows(doc: dict, path: Path) -> list[dict]:
@@ -258,6 +388,7 @@ def _run_rows(doc: dict, path: Path) -> list[dict]:
         for name, v in counters.items():
             row[f"counter.{name}"] = float(v) if v is not None else math.nan
         row["counters_unavailable"] = run.get("counters_unavailable") or {}
+        row["kind"] = run.get("kind") or "synthetic"
         rows.append(row)
     return rows
 
@@ -266,25 +397,51 @@ def load_results(paths: Iterable[Path | str] | Path | str) -> pd.DataFrame:
     """One or more results files/folders -> one long-form DataFrame, a row per run record.
 
     Columns: run_id, file, workload, allocator, threads, repetition, status, error, exit_status,
-    signal, ops, seconds, throughput, peak_rss, baseline_rss, peak_live, blowup (floats, NaN
-    where null), params, samples, counters_unavailable (objects), counter.<name> (float per
-    counter, NaN when null), failed (bool), duplicate (bool: the same workload/allocator/threads/
+    signal, ops, seconds, throughput, peak_rss, baseline_rss, peak_live, blowup, user_seconds,
+    sys_seconds (floats, NaN where null or absent), params, samples, counters_unavailable
+    (objects), kind ("synthetic" when absent), counter.<name> (float per counter, NaN when
+    null), failed (bool: a failure status), duplicate (bool: the same workload/allocator/threads/
     repetition seen more than once across the files).
 
     `df.attrs` carries "machine" (of the first file), "config" (merged: the union of workloads,
-    allocators, threads), "allocators" (name -> allocator record), "files" and "warnings".
+    allocators, threads), "allocators" (name -> allocator record, with its "check" when the
+    gate ran), "micro" (allocator -> Google Benchmark report), "files", "partial" (the partial
+    files read), "missing_shards", "shard_count" and "warnings".
+
+    Files merged into one table must be the shards of one sweep (check_same_sweep): otherwise
+    SchemaError. Missing shards and partial files are warnings, kept in attrs for the reports.
     """
     files = result_files(paths)
     rows: list[dict] = []
     machine: dict = {}
     config: dict = {}
     allocators: dict[str, dict] = {}
+    micro: dict[str, dict] = {}
     notes: list[str] = []
+    docs: list[tuple[Path, dict]] = []
+    partial: list[str] = []
     for path in files:
-        doc = read_document(path)
+        if is_partial(path):
+            doc, more = read_partial(path)
+            notes += more
+            partial.append(str(path))
+        else:
+            doc = read_document(path)
         problems = validate_document(doc)
         if problems:
             raise SchemaError(path, problems)
+        docs.append((path, doc))
+    problems, missing, shard_count = check_same_sweep(docs)
+    if problems:
+        raise SchemaError(files[0].parent if len({f.parent for f in files}) == 1 else files[0],
+                          problems, header="these files are not the shards of one sweep")
+    if missing:
+        notes.append(f"INCOMPLETE: shard(s) {', '.join(map(str, missing))} of {shard_count} "
+                     "are missing; the tables hold only the shards that are there")
+    for path in partial:
+        notes.append(f"PARTIAL: {path} is an interrupted sweep's record; the runs it did not "
+                     "reach are missing from every table")
+    for path, doc in docs:
         if not machine:
             machine = dict(doc["machine"])
         elif doc["machine"].get("hostname") != machine.get("hostname"):
@@ -294,11 +451,13 @@ def load_results(paths: Iterable[Path | str] | Path | str) -> pd.DataFrame:
         for rec in doc.get("allocators") or []:
             if isinstance(rec, dict) and isinstance(rec.get("name"), str):
                 allocators.setdefault(rec["name"], rec)
+        for name, rep in (doc.get("micro") or {}).items():
+            micro.setdefault(name, rep)
         rows += _run_rows(doc, path)
 
     base_cols = ["run_id", "file", "workload", "allocator", "threads", "repetition", "status",
                  "error", "exit_status", "signal", *(_NUMERIC.values()), "params", "samples",
-                 "counters_unavailable"]
+                 "counters_unavailable", "kind"]
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=base_cols)
@@ -330,6 +489,10 @@ def load_results(paths: Iterable[Path | str] | Path | str) -> pd.DataFrame:
     df.attrs["allocators"] = allocators
     df.attrs["files"] = [str(f) for f in files]
     df.attrs["warnings"] = notes
+    df.attrs["micro"] = micro
+    df.attrs["partial"] = partial
+    df.attrs["missing_shards"] = missing
+    df.attrs["shard_count"] = shard_count
     df.attrs["run_id"] = files[0].resolve().parent.name if files else ""
     return df.reset_index(drop=True)
 

@@ -1,8 +1,8 @@
 """Our measurements beside the Hoard paper's.
 
 Berger, McKinley, Blumofe, Wilson. "Hoard: A Scalable Memory Allocator for Multithreaded
-Applications." ASPLOS-IX, 2000. The paper's numbers are in paper/hoard-asplos2000.json (read
-from the PDF's vector graphics; see /work/shared/paper/README.md and the file's "notes").
+Applications." ASPLOS-IX, 2000. The paper's numbers are in analysis/paper/hoard-asplos2000.json
+(read from the PDF's vector graphics; see the file's "source" and "notes").
 
 What differs, and is written on every figure:
 - the paper's speedups are over the Solaris 7 allocator on 1 processor of a dedicated 14-way
@@ -27,7 +27,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import summary as S
-from .figures import _draw_curves, _empty, _finish, _new_figure, _threads_axis
+from .conditions import alerts, condition_lines
+from .figures import _draw_curves, _empty, _finish, _new_figure, _styles, _threads_axis
 
 PAPER_JSON = Path(__file__).resolve().parent / "paper" / "hoard-asplos2000.json"
 
@@ -41,7 +42,7 @@ MAPPING = {
 }
 # paper Table 4 row -> our workload (Table 4 has no active/passive-false rows)
 TABLE4_MAPPING = {"threadtest": "threadtest", "shbench": "shbench", "Larson": "larson"}
-# Our allocators drawn bold with min..max bands beside the paper; the others thin, no bands.
+# Our allocators drawn bold with interquartile bands beside the paper; the others thin, no bands.
 FOCUS = ("halloc", "halloc-paper", "glibc")
 PAPER_STYLE = {
     "Hoard": {"color": "#d62728", "marker": "o"},
@@ -91,8 +92,7 @@ def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
     stats = S.cell_stats(d, "throughput")
     sp = S.speedups(stats, "glibc")
     t0 = int(d["threads"].min())
-    allocs = S.ordered_allocators(d.loc[d["status"] != "skipped", "allocator"].unique())
-    styles = S.allocator_styles(allocs)
+    styles = _styles(d)
     if sp["speedup"].notna().sum() == 0:
         _empty(ax, f"no baseline: glibc has no successful\n{t0}-thread {workload} run")
     # the focus allocators bold, the other peers thin, so the paper's story stays readable
@@ -100,8 +100,8 @@ def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
         one = {a: st}
         focus = a in FOCUS
         _draw_curves(ax, sp[sp["allocator"] == a], one, col="speedup",
-                     lo="speedup_min" if focus else None, hi="speedup_max")
-        if a not in FOCUS and ax.lines and ax.lines[-1].get_label() == a:
+                     lo="speedup_q1" if focus else None, hi="speedup_q3")
+        if a not in FOCUS and ax.lines and ax.lines[-1].get_label() == st.get("label", a):
             ax.lines[-1].set_linewidth(0.9)
             ax.lines[-1].set_alpha(0.6)
             ax.lines[-1].set_markersize(3)
@@ -134,19 +134,32 @@ def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
                     f"{machine.get('cores', '?')}-core {machine.get('cpu_model', 'machine')}"[:90],
                     fontsize=10)
     fig.suptitle(f"{paper_key} (paper) vs {workload} (ours): speedup", fontsize=11)
-    return _finish(fig, [machines_note(paper, machine, t0), FOCUS_NOTE])
+    return _finish(fig, alerts(df) + [machines_note(paper, machine, t0), FOCUS_NOTE])
 
 
-FOCUS_NOTE = (f"Ours: {', '.join(FOCUS)} bold with min..max bands over repetitions; the other "
+FOCUS_NOTE = (f"Ours: {', '.join(FOCUS)} bold with interquartile bands over repetitions; the other "
               "allocators thin. Ptmalloc is the ancestor of glibc's malloc.")
 
 
+def keys_run(df: pd.DataFrame) -> list[str]:
+    """The paper's benchmarks whose workload this run has (a panel for any other would be
+    empty)."""
+    have = set(df["workload"].unique())
+    return [k for k, w in MAPPING.items() if w in have]
+
+
 def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
-    """All five paper comparisons on one page: paper left, ours right, a row per benchmark."""
+    """The paper comparisons on one page, for the workloads this run has: paper left, ours
+    right, a row per benchmark."""
     machine = df.attrs.get("machine") or {}
-    keys = list(MAPPING)
+    keys = keys_run(df)
+    if not keys:
+        fig = _new_figure(8.0, 3.0)
+        _empty(fig.add_subplot(), "this run has none of the paper's workloads\n("
+               + ", ".join(MAPPING.values()) + ")")
+        return fig
     fig = _new_figure(11.0, 3.1 * len(keys) + 1.0)
-    axes = fig.subplots(len(keys), 2)
+    axes = fig.subplots(len(keys), 2, squeeze=False)
     t0 = 1
     for (left, right), key in zip(axes, keys):
         _paper_panel(left, paper["speedup"][key])
@@ -163,7 +176,7 @@ def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
             ax.yaxis.label.set_size(8)
     fig.suptitle("Speedup, the Hoard paper (left) beside this run (right); higher is better",
                  fontsize=11)
-    return _finish(fig, [machines_note(paper, machine, t0), FOCUS_NOTE])
+    return _finish(fig, alerts(df) + [machines_note(paper, machine, t0), FOCUS_NOTE])
 
 
 def table4(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
@@ -176,9 +189,11 @@ def table4(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
     allocs = S.ordered_allocators(df.loc[df["status"] != "skipped", "allocator"].unique())
     rows = []
     ours_done = set()
+    have = set(df["workload"].unique())
     for pkey, w in TABLE4_MAPPING.items():
-        rows.append(_t4_row(pkey, w, frag.get(pkey, {}), stats, live, allocs))
         ours_done.add(w)
+        if w in have:  # a workload this run did not have would be an empty row
+            rows.append(_t4_row(pkey, w, frag.get(pkey, {}), stats, live, allocs))
     for w in S.ordered_workloads(df["workload"].unique()):
         if w not in ours_done:
             rows.append(_t4_row(None, w, {}, stats, live, allocs))
@@ -219,10 +234,15 @@ def table4_markdown(df: pd.DataFrame, paper: dict) -> str:
     lines = ["# Fragmentation: Hoard paper Table 4 beside this run", "",
              f"Paper: {CITATION}, Table 4 (fragmentation on 14 processors, Hoard 2.0.2, "
              "S = 8K, f = 1/4). Ours: run "
-             f"{df.attrs.get('run_id', '')} on {S.machine_line(machine)}.", "",
-             "| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if h in ("paper benchmark", "our workload") else "---:"
-                            for h in header) + "|"]
+             f"{df.attrs.get('run_id', '')} on {S.machine_line(machine)}.", ""]
+    lines += condition_lines(df) + [""] + [f"**{a}**" for a in alerts(df)]
+    missing = [f"{p} ({w})" for p, w in TABLE4_MAPPING.items() if w not in set(df["workload"])]
+    if missing:
+        lines += ["", "Not run here, so not shown: " + ", ".join(missing) + "."]
+    if len(t):
+        lines += ["", "| " + " | ".join(header) + " |",
+                  "|" + "|".join("---" if h in ("paper benchmark", "our workload") else "---:"
+                                 for h in header) + "|"]
     for r in t.itertuples(index=False):
         lines.append("| " + " | ".join(cell(c, v) for c, v in zip(header, r)) + " |")
     lines += ["",

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .load import FAILED_STATUSES, KNOWN_ALLOCATORS, WORKLOADS
+from .stats import quartiles
 
 # Fixed colour and marker per known allocator, the same in every figure.
 _KNOWN_STYLE = {
@@ -58,21 +59,22 @@ def allocator_styles(names) -> dict[str, dict]:
 
 
 def cell_stats(df: pd.DataFrame, value: str = "throughput") -> pd.DataFrame:
-    """Per (workload, allocator, threads): median/min/max of `value` over the successful
-    repetitions, how many repetitions ran, succeeded and failed, and their relative spread."""
-    cols = ["workload", "allocator", "threads", "median", "min", "max", "n", "n_ok",
+    """Per (workload, allocator, threads): median, quartiles (q1, q3: what the figures draw)
+    and min/max of `value` over the successful repetitions, how many repetitions ran, succeeded
+    and failed, and their relative spread ((max - min) / median)."""
+    cols = ["workload", "allocator", "threads", "median", "q1", "q3", "min", "max", "n", "n_ok",
             "n_failed", "n_skipped", "spread"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     out = []
     for (w, a, t), g in df.groupby(["workload", "allocator", "threads"], sort=False):
         ok = g.loc[(g["status"] == "ok"), value].dropna()
-        med = float(ok.median()) if len(ok) else math.nan
+        q1, med, q3 = quartiles(ok)
         lo = float(ok.min()) if len(ok) else math.nan
         hi = float(ok.max()) if len(ok) else math.nan
         spread = (hi - lo) / med if len(ok) > 1 and med > 0 else 0.0
         out.append({"workload": w, "allocator": a, "threads": int(t), "median": med,
-                    "min": lo, "max": hi, "n": len(g), "n_ok": len(ok),
+                    "q1": q1, "q3": q3, "min": lo, "max": hi, "n": len(g), "n_ok": len(ok),
                     "n_failed": int(g["status"].isin(FAILED_STATUSES).sum()),
                     "n_skipped": int((g["status"] == "skipped").sum()), "spread": spread})
     return pd.DataFrame(out, columns=cols).sort_values(["workload", "allocator", "threads"],
@@ -92,12 +94,13 @@ def speedups(stats: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
     baseline=None: each allocator's own run at the smallest thread count (self-relative);
     baseline='glibc': glibc's median at the smallest thread count of that workload (the paper's
     style, where every curve is divided by one allocator's uniprocessor run).
-    Adds columns speedup, speedup_min, speedup_max, base_threads; NaN when no baseline exists.
+    Adds columns speedup, speedup_q1, speedup_q3 (the quartiles), base_threads; NaN when no
+    baseline exists.
     """
     out = stats.copy()
     out["speedup"] = math.nan
-    out["speedup_min"] = math.nan
-    out["speedup_max"] = math.nan
+    out["speedup_q1"] = math.nan
+    out["speedup_q3"] = math.nan
     out["base_threads"] = np.nan
     for w, g in out.groupby("workload"):
         t0 = g["threads"].min()
@@ -109,8 +112,8 @@ def speedups(stats: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
                 continue
             idx = ga.index
             out.loc[idx, "speedup"] = ga["median"] / base
-            out.loc[idx, "speedup_min"] = ga["min"] / base
-            out.loc[idx, "speedup_max"] = ga["max"] / base
+            out.loc[idx, "speedup_q1"] = ga["q1"] / base
+            out.loc[idx, "speedup_q3"] = ga["q3"] / base
             out.loc[idx, "base_threads"] = t0
     return out
 

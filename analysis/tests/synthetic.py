@@ -32,6 +32,8 @@ def make_run(workload="larson", allocator="halloc", threads=1, repetition=0, sta
         "error": None if ok else f"{status}: synthetic",
         "ops": int(throughput * seconds) if ok else None,
         "seconds": seconds if ok else None,
+        "user_seconds": 0.4 if ok else None,
+        "sys_seconds": 0.05 if ok else None,
         "throughput_ops_per_s": float(throughput) if ok else None,
         "peak_rss_bytes": int(peak_rss) if ok else None,
         "baseline_rss_bytes": baseline,
@@ -50,11 +52,33 @@ def make_run(workload="larson", allocator="halloc", threads=1, repetition=0, sta
     return rec
 
 
-def make_doc(runs, workloads=None, allocators=None, threads=None, reps=1, shard=(1, 1)) -> dict:
+def make_check(passed=True, failed=(), seed=42) -> dict:
+    """An allocators[].check record (CONTRACT.md); failed: (name, message) pairs."""
+    checks = [{"name": "alignment", "passed": True, "message": ""}] if passed else []
+    checks += [{"name": n, "passed": False, "message": m} for n, m in failed]
+    return {"passed": passed and not failed, "seed": seed, "seconds": 1.5, "checks": checks}
+
+
+def make_micro(times_ns: dict, error=None) -> dict:
+    """A Google Benchmark report as the sweep stores it: benchmark name -> real time in ns."""
+    rep = {"context": {"num_cpus": 2, "library_build_type": "release"},
+           "benchmarks": [{"name": n, "run_name": n, "run_type": "iteration", "threads": 1,
+                           "iterations": 1000, "real_time": t, "cpu_time": t,
+                           "time_unit": "ns", "items_per_second": 1e9 / t}
+                          for n, t in times_ns.items()]}
+    if error is not None:
+        rep = {"context": {}, "benchmarks": [], "error": error}
+    return rep
+
+
+def make_doc(runs, workloads=None, allocators=None, threads=None, reps=1, shard=(1, 1),
+             checks=None, micro=None, config=None, machine=None) -> dict:
+    """checks: allocator -> check record (absent: no "check" key, as in older files);
+    micro: allocator -> report; config/machine: keys added to (or replacing) the defaults."""
     workloads = workloads or sorted({r["workload"] for r in runs})
     allocators = allocators or sorted({r["allocator"] for r in runs})
     threads = threads or sorted({r["threads"] for r in runs})
-    return {
+    doc = {
         "schema": "allocbench-1",
         "machine": {"cpu_model": "Synthetic CPU @ 2.0GHz", "cores": 2,
                     "memory_bytes": 8 << 30, "kernel": "6.1.0-test", "compiler": "g++ 12.2.0",
@@ -67,6 +91,14 @@ def make_doc(runs, workloads=None, allocators=None, threads=None, reps=1, shard=
                         "found": True, "note": None} for a in allocators],
         "runs": runs,
     }
+    for rec in doc["allocators"]:
+        if checks is not None and rec["name"] in checks:
+            rec["check"] = checks[rec["name"]]
+    if micro is not None:
+        doc["micro"] = micro
+    doc["config"].update(config or {})
+    doc["machine"].update(machine or {})
+    return doc
 
 
 def sweep(workloads=("threadtest", "larson", "prodcons"), allocators=("halloc", "glibc"),

@@ -58,14 +58,28 @@ def test_versus_best_peer_picks_the_fastest_and_the_smallest_peer(df):
     assert math.isnan(vs.loc[("v", 1), "throughput_ratio"])  # halloc failed there
 
 
-def test_ablation_command_writes_the_tables(df, write_json, tmp_path, capsys):
+def test_ablation_command_writes_the_tables(write_json, tmp_path, capsys):
     run = write_json(make_doc([make_run("w", a, 1, throughput=t) for a, t in
-                               (("halloc-paper", 100), ("halloc", 150), ("jemalloc", 120))]))
+                               (("halloc-paper", 100), ("halloc-abl-s64k", 120),
+                                ("halloc", 150), ("jemalloc", 120))],
+                              config={"params": ["w.slots=10"]}))
     assert main(["ablation", str(run)]) == 0
     text = (tmp_path / "ablation.md").read_text()
     assert "| halloc | + freed large mappings kept for reuse (= halloc) | 1.50 | 1.50 |" in text
+    assert "| halloc-abl-s64k | + 64 KiB superblocks (K = 16, reserve 16 empty) | 1.20 |" in text
     assert "| w | 1 | jemalloc | 1.25 |" in text
+    assert "NON-DEFAULT PARAMETERS: w.slots=10" in text
     assert "ablation.md" in capsys.readouterr().out
+
+
+def test_no_ablation_md_without_the_steps(write_json, tmp_path, capsys):
+    # plain `make bench`: halloc-paper and halloc but no halloc-abl-* step -> nothing written
+    run = write_json(make_doc([make_run("w", a, 1, throughput=t) for a, t in
+                               (("halloc-paper", 100), ("halloc", 150), ("glibc", 120))]))
+    assert main(["ablation", str(run)]) == 0
+    assert not (tmp_path / "ablation.md").exists()
+    assert "no ablation steps" in capsys.readouterr().err
+    assert not A.has_ablation(load_results([run]))
 
 
 def test_without_halloc_paper_the_ablation_says_how_to_get_one(write_json):

@@ -112,13 +112,14 @@ def test_speedups_arithmetic():
     import pandas as pd
     stats = pd.DataFrame({"workload": ["w"] * 4, "allocator": ["a", "a", "glibc", "glibc"],
                           "threads": [1, 2, 1, 2], "median": [200.0, 300.0, 100.0, 150.0],
-                          "min": [200.0, 300.0, 100.0, 150.0],
-                          "max": [200.0, 330.0, 100.0, 150.0]})
+                          "q1": [200.0, 290.0, 100.0, 150.0],
+                          "q3": [200.0, 330.0, 100.0, 150.0]})
     own = S.speedups(stats).set_index(["allocator", "threads"])
     vs = S.speedups(stats, "glibc").set_index(["allocator", "threads"])
     assert own.loc[("a", 2), "speedup"] == pytest.approx(1.5)
     assert vs.loc[("a", 2), "speedup"] == pytest.approx(3.0)
-    assert vs.loc[("a", 2), "speedup_max"] == pytest.approx(3.3)
+    assert vs.loc[("a", 2), "speedup_q3"] == pytest.approx(3.3)
+    assert vs.loc[("a", 2), "speedup_q1"] == pytest.approx(2.9)
 
 
 def test_timeline_marks_failed_allocator_and_shares_the_y_scale(write_json):
@@ -136,3 +137,55 @@ def test_timeline_marks_failed_allocator_and_shares_the_y_scale(write_json):
     assert "failed at 2 threads" in _texts(fig)
     # every panel shows glibc's peak (18 MiB): one y scale for all
     assert all(ax.get_ylim()[1] >= 18 for ax in fig.axes if ax.get_visible())
+
+
+def test_bands_are_the_interquartile_range_not_min_max(write_json):
+    # reps 100, 110, 120, 130, 1000: IQR 110..130; min..max would reach 1000
+    runs = [make_run("larson", "halloc", 1, r, throughput=v)
+            for r, v in enumerate([100.0, 110.0, 120.0, 130.0, 1000.0])]
+    runs += [make_run("larson", "halloc", 2, r, throughput=v)
+             for r, v in enumerate([100.0, 110.0, 120.0, 130.0, 1000.0])]
+    df = load_results([write_json(make_doc(runs))])
+    fig = F.throughput_figure(df, "larson")
+    ax = fig.axes[0]
+    band = [c for c in ax.collections if not isinstance(c, PathCollection)][0]
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ax.get_ylabel() == "throughput (kops/s)"
+    assert max(ys) == pytest.approx(0.130) and min(ys) == pytest.approx(0.110)
+    assert "interquartile" in ax.get_title()
+
+
+def test_memory_legend_allocator_without_success_gets_its_own_hollow_patch(write_json):
+    runs = [make_run("larson", "glibc", 1, 0, peak_rss=8 << 20),
+            make_run("larson", "halloc", 1, 0, peak_rss=6 << 20),
+            make_run("larson", "broken", 1, 0, status="failed")]
+    df = load_results([write_json(make_doc(runs))])
+    fig = F.memory_figure(df)
+    legend = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None][0]
+    entries = {t.get_text(): h for t, h in zip(legend.get_texts(), legend.legendHandles)}
+    assert set(entries) == {"halloc", "glibc", "broken (no successful run)"}
+    glibc = mcolors.to_hex(entries["glibc"].get_facecolor())
+    broken = entries["broken (no successful run)"]
+    assert broken.get_facecolor()[3] == 0.0            # hollow
+    assert mcolors.to_hex(broken.get_edgecolor()) != glibc
+    assert mcolors.to_hex(entries["halloc"].get_facecolor()) == "#d62728"
+
+
+def test_an_allocator_that_failed_the_gate_is_labelled_incorrect(write_json):
+    from analysis.tests.synthetic import make_check
+    runs = [make_run("larson", a, t, 0) for a in ("halloc", "wrong") for t in (1, 2)]
+    doc = make_doc(runs, checks={"halloc": make_check(),
+                                 "wrong": make_check(False, [("alignment", "0x...08")])})
+    df = load_results([write_json(doc)])
+    labels = [t.get_text() for t in F.throughput_figure(df, "larson").axes[0].get_legend()
+              .get_texts()]
+    assert labels == ["halloc", "wrong (INCORRECT)"]
+
+
+def test_overview_and_paper_footnotes_carry_the_alerts(write_json):
+    runs = [make_run("larson", "halloc", 1, 0), make_run("larson", "glibc", 1, 0)]
+    df = load_results([write_json(make_doc(runs, config={"params": ["larson.slots=10"]},
+                                           machine={"git_dirty": True}))])
+    for fig in (F.overview_figure(df), P.overview_comparison_figure(df, P.load_paper())):
+        text = _texts(fig)
+        assert "DIRTY" in text and "NON-DEFAULT PARAMETERS: larson.slots=10" in text
