@@ -24,24 +24,13 @@ namespace {
   return nullptr;
 }
 
-// The superblock of p, a block of the calling thread's own heap or one about to be handed out:
-// the one free() last looked up when p lies in its granule, else the page map's.
-inline Superblock* SuperblockOfOwn(const void* p) {
-  if constexpr (kThreadCache) {
-    const std::uintptr_t granule = Superblock::GranuleOf(p);
-    if (Superblock* sb = tls_cache.Remembered(granule)) [[likely]]
-      return sb;
-    Superblock* sb = SuperblockOf(p);
-    tls_cache.Remember(granule, sb);
-    return sb;
-  }
-  return SuperblockOf(p);
-}
-
-// p, a block start about to be handed out, becomes live in its superblock's state map.
+// p, a block start about to be handed out, becomes live in its superblock's state map (two
+// page-map loads, the block's index and a store).
 inline void* MarkLive(void* p) {
-  Superblock* sb = SuperblockOfOwn(p);
-  sb->SetState(sb->IndexOf(p), kLive);
+  Superblock* sb = g_page_map.SuperblockOfBlock(p);
+  // Superblocks are S-aligned: p's offset in its superblock is its offset in the granule.
+  sb->SetState(sb->IndexAtOffset(reinterpret_cast<std::uintptr_t>(p) & (kSuperblockSize - 1)),
+               kLive);
   return p;
 }
 

@@ -167,10 +167,11 @@ struct alignas(kCacheLine) Superblock {
                                                             : kNoBlock;
   }
   bool IsBlockBoundary(const void* p) const { return BlockAt(p) != kNoBlock; }
-  // The index of p, known to be a block start.
-  std::uint32_t IndexOf(const void* p) const {
-    return static_cast<std::uint32_t>((Offset(p) * reciprocal) >> kReciprocalShift);
+  // The index of p (at `offset` from memory()), known to be a block start.
+  std::uint32_t IndexAtOffset(std::uintptr_t offset) const {
+    return static_cast<std::uint32_t>((offset * reciprocal) >> kReciprocalShift);
   }
+  std::uint32_t IndexOf(const void* p) const { return IndexAtOffset(Offset(p)); }
 
   // The state map (see above). Relaxed: a block's byte is ordered by whatever handed the block
   // from the thread that last wrote it to the thread that reads it (the program's own
