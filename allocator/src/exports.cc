@@ -5,6 +5,8 @@
 //   with EINVAL (posix_memalign also one that is not a multiple of sizeof(void*), returning the
 //   error and leaving *memptr untouched); realloc(p, 0) frees p and returns NULL;
 //   free(NULL) does nothing and free never changes errno.
+//   Every failure to allocate sets errno to ENOMEM: posix_memalign too (and returns ENOMEM),
+//   and the nothrow operator new forms.
 // Invalid pointers: free, realloc, malloc_usable_size and free_sized of a pointer that is not a
 // live block halloc handed out print "halloc: free(): invalid pointer 0x..." (a foreign,
 // interior or misaligned pointer, or a block never handed out) or "halloc: free(): double free
@@ -62,6 +64,7 @@ inline void* NewNothrow(std::size_t size, std::size_t alignment = 16) noexcept {
   try {
     return New(size, alignment);
   } catch (...) {
+    errno = ENOMEM;  // as malloc's failure left it; unwinding need not preserve it
     return nullptr;
   }
 }
@@ -112,10 +115,11 @@ HALLOC_EXPORT void* aligned_alloc(std::size_t alignment, std::size_t size) {
 
 HALLOC_EXPORT int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
   if (!IsPowerOfTwo(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
-  int saved = errno;
   void* p = halloc::AlignedAlloc(alignment, size);
-  errno = saved;
-  if (p == nullptr) return ENOMEM;
+  if (p == nullptr) {
+    errno = ENOMEM;  // as glibc: its tst-malloc-thread-fail checks it
+    return ENOMEM;
+  }
   *out = p;
   return 0;
 }
