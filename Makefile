@@ -32,7 +32,7 @@ sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads
              $(if $(filter 0 no off,$(MICRO)),--no-micro)
 
 .PHONY: all deps build test test-unit test-sanitizers test-python bench ablation ablation-table \
-        plots leaderboard paper csv compare format clean
+        plots leaderboard paper csv compare format clean fuzz
 
 all: build
 
@@ -64,6 +64,24 @@ test-sanitizers: deps
 test-python: deps
 	@if [ -d analysis/tests ]; then $(PYTHON) -m pytest -q analysis/tests; \
 	else echo "test-python: no analysis tests yet"; fi
+
+# A long coverage-guided run of the allocator's fuzz target (allocator/tests/fuzz_allocator.cc)
+# with libFuzzer, under AddressSanitizer and UndefinedBehaviorSanitizer: FUZZ_SECONDS per
+# variant. New inputs collect in $(BUILD)-fuzz/corpus-<variant>, failing ones in
+# $(BUILD)-fuzz/artifacts/; keep a minimised crasher in allocator/tests/fuzz_corpus/, where
+# `make test` replays it.
+FUZZ_SECONDS  ?= 600
+FUZZ_VARIANTS ?= halloc
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALLOC_FUZZ=ON
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target $(addprefix fuzz_allocator_,$(FUZZ_VARIANTS))
+	mkdir -p $(BUILD)-fuzz/artifacts
+	set -e; for v in $(FUZZ_VARIANTS); do \
+	  mkdir -p $(BUILD)-fuzz/corpus-$$v; \
+	  $(BUILD)-fuzz/bin/fuzz_allocator_$$v -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -len_control=0 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)-fuzz/artifacts/$$v- \
+	    $(BUILD)-fuzz/corpus-$$v allocator/tests/fuzz_corpus; \
+	done
 
 bench: build
 	$(BUILD)/bin/allocbench sweep $(sweep_args) --out results/$(RUN_ID)
@@ -106,4 +124,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-tsan $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-tsan $(BUILD)-asan $(BUILD)-fuzz

@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev nlohmann-json3-dev
   python3 python3-matplotlib python3-pandas python3-pytest
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 libtbbmalloc2
-  linux-perf valgrind clang-format
+  linux-perf valgrind clang-format clang libclang-rt-14-dev
 )
 
 missing=()
@@ -24,6 +24,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# linux-perf and valgrind are optional extras: install the rest even if one of them is unavailable.
+# linux-perf, valgrind and libFuzzer's runtime (`make fuzz` only) are optional extras: install the
+# rest even if one of them is unavailable.
 apt-get install -y -q --no-install-recommends "${missing[@]}" ||
-  apt-get install -y -q --no-install-recommends $(printf '%s\n' "${missing[@]}" | grep -vx -e linux-perf -e valgrind)
+  apt-get install -y -q --no-install-recommends $(printf '%s\n' "${missing[@]}" |
+    grep -vx -e linux-perf -e valgrind -e libclang-rt-14-dev)

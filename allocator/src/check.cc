@@ -166,7 +166,7 @@ bool CheckHeap(const Heap* h, Violation& v) {
       return false;
     }
   }
-  if (empties != h->empty_count || empties > kPolicy.empty_reserve) {
+  if (empties != h->empty_count || empties > EmptyReserve()) {
     v = {"empty superblocks differ from the count or exceed the reserve", h, nullptr, empties,
          h->empty_count};
     return false;

@@ -5,13 +5,19 @@
 //   with EINVAL (posix_memalign also one that is not a multiple of sizeof(void*), returning the
 //   error and leaving *memptr untouched); realloc(p, 0) frees p and returns NULL;
 //   free(NULL) does nothing and free never changes errno.
+//   Every failure to allocate sets errno to ENOMEM: posix_memalign too (and returns ENOMEM),
+//   and the nothrow operator new forms.
 // Invalid pointers: free, realloc, malloc_usable_size and free_sized of a pointer that is not a
 // live block halloc handed out print "halloc: free(): invalid pointer 0x..." (a foreign,
 // interior or misaligned pointer, or a block never handed out) or "halloc: free(): double free
 // of 0x..." (realloc and the others: "freed pointer") and abort. The page map and the
 // superblocks' state maps make the check constant time; free_sized also checks that the size
 // fits the block.
+// glibc's introspection and tuning calls (mallinfo, mallinfo2, malloc_trim, malloc_stats,
+// malloc_info, mallopt) report and act on halloc's own structures (introspection.h).
 #include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -20,6 +26,8 @@
 
 #include "allocator.h"
 #include "halloc/halloc.h"
+#include "introspection.h"
+#include "thread_binding.h"
 
 #define HALLOC_API __attribute__((visibility("default")))
 #define HALLOC_EXPORT extern "C" HALLOC_API
@@ -62,8 +70,14 @@ inline void* NewNothrow(std::size_t size, std::size_t alignment = 16) noexcept {
   try {
     return New(size, alignment);
   } catch (...) {
+    errno = ENOMEM;  // as malloc's failure left it; unwinding need not preserve it
     return nullptr;
   }
+}
+
+// glibc's mallinfo fields are int: they wrap above 2 GiB there too.
+int Truncated(std::size_t n) {
+  return static_cast<int>(n);
 }
 
 }  // namespace
@@ -112,10 +126,11 @@ HALLOC_EXPORT void* aligned_alloc(std::size_t alignment, std::size_t size) {
 
 HALLOC_EXPORT int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
   if (!IsPowerOfTwo(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
-  int saved = errno;
   void* p = halloc::AlignedAlloc(alignment, size);
-  errno = saved;
-  if (p == nullptr) return ENOMEM;
+  if (p == nullptr) {
+    errno = ENOMEM;  // as glibc: its tst-malloc-thread-fail checks it
+    return ENOMEM;
+  }
   *out = p;
   return 0;
 }
@@ -133,6 +148,65 @@ HALLOC_EXPORT void* pvalloc(std::size_t size) {
   }
   rounded &= ~(page - 1);
   return halloc::AlignedAlloc(page, rounded ? rounded : page);
+}
+
+// glibc's introspection (the README maps each field to halloc's numbers).
+HALLOC_EXPORT struct mallinfo2 mallinfo2() {
+  halloc::Summary s = halloc::Summarize();
+  struct mallinfo2 m = {};
+  m.arena = s.arena;
+  m.ordblks = s.free_chunks;
+  m.hblks = s.large_objects;
+  m.hblkhd = s.large_bytes;
+  m.uordblks = s.in_use;
+  m.fordblks = s.free_bytes;
+  m.keepcost = s.releasable;
+  return m;
+}
+
+HALLOC_EXPORT struct mallinfo mallinfo() {
+  struct mallinfo2 w = mallinfo2();
+  struct mallinfo m = {};
+  m.arena = Truncated(w.arena);
+  m.ordblks = Truncated(w.ordblks);
+  m.hblks = Truncated(w.hblks);
+  m.hblkhd = Truncated(w.hblkhd);
+  m.uordblks = Truncated(w.uordblks);
+  m.fordblks = Truncated(w.fordblks);
+  m.keepcost = Truncated(w.keepcost);
+  return m;
+}
+
+HALLOC_EXPORT int malloc_trim(std::size_t pad) {
+  return halloc::Trim(pad) > 0 ? 1 : 0;
+}
+
+HALLOC_EXPORT void malloc_stats() {
+  halloc::PrintStats(stderr);
+}
+
+HALLOC_EXPORT int malloc_info(int options, FILE* out) {
+  if (options != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  halloc::PrintInfo(out);
+  return 0;
+}
+
+// Returns 1 for what halloc applies, 0 for the rest (M_MMAP_THRESHOLD too: objects above S/2
+// are mapped because the size classes end there, and a lower threshold would cost every malloc).
+HALLOC_EXPORT int mallopt(int param, int value) {
+  switch (param) {
+    case M_TRIM_THRESHOLD:  // negative: never trim, as glibc's (unsigned) reading of it
+      return halloc::SetTrimThreshold(value < 0 ? SIZE_MAX : static_cast<std::size_t>(value));
+    case M_ARENA_MAX:
+      if (value <= 0) return 0;
+      halloc::SetHeapLimit(static_cast<std::size_t>(value));
+      return 1;
+    default:
+      return 0;
+  }
 }
 
 // C++ operators. Sized and aligned deletes need no size: the page map knows every block.

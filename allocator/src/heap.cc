@@ -10,6 +10,7 @@ namespace {
 
 constinit std::atomic<Heap*> g_global{nullptr};
 constinit std::atomic<std::size_t> g_released{0};
+constinit std::atomic<std::size_t> g_empty_reserve{kPolicy.empty_reserve};
 
 // A fresh superblock from a region, formatted for class c and entered in the page map.
 Superblock* MapSuperblock(std::uint32_t c) {
@@ -41,6 +42,13 @@ void ReleaseList::ReleaseAll() {
 
 std::size_t ReleasedSuperblocks() {
   return g_released.load(std::memory_order_relaxed);
+}
+
+std::size_t EmptyReserve() {
+  return g_empty_reserve.load(std::memory_order_relaxed);
+}
+void SetEmptyReserve(std::size_t superblocks) {
+  g_empty_reserve.store(superblocks, std::memory_order_relaxed);
 }
 
 Heap* NewHeap(std::uint32_t index, bool is_global) {
@@ -278,7 +286,7 @@ void Heap::GiveToGlobal(Superblock* sb, ReleaseList& release) {
 
 void Heap::StoreEmpty(Superblock* sb, ReleaseList& release) {
   sb->owner.store(this, std::memory_order_release);
-  if (empty_count >= kPolicy.empty_reserve) {
+  if (empty_count >= EmptyReserve()) {
     release.Add(sb);
     return;
   }
@@ -316,6 +324,27 @@ void Heap::Trim(ReleaseList& release) {
       }
     }
   }
+}
+
+std::size_t Heap::ReleaseEmpty(std::size_t keep, ReleaseList& release) {
+  std::size_t n = 0;
+  for (; empty_count > keep; ++n) {
+    Superblock* sb = empties;
+    empties = sb->next;
+    --empty_count;
+    release.Add(sb);
+  }
+  // Empty superblocks are filed in group 0 of their class (the global heap files none there).
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    for (Superblock *sb = lists[c][0], *next; sb; sb = next) {
+      next = sb->next;
+      if (!sb->empty()) continue;
+      Disown(sb);
+      release.Add(sb);
+      ++n;
+    }
+  }
+  return n;
 }
 
 }  // namespace halloc

@@ -87,6 +87,9 @@ struct alignas(kCacheLine) Heap {
   // any thread can use it, and keeps the fuller ones for the next thread that binds here
   // (which, as in larson, often inherits and frees their blocks). Lock held.
   void Trim(ReleaseList& release);
+  // malloc_trim: hands every empty superblock this heap holds to `release` but `keep` of the
+  // global heap's reserve; returns how many. Lock held.
+  std::size_t ReleaseEmpty(std::size_t keep, ReleaseList& release);
 
   // Hands over the chain first..last (`bytes` in all) without the lock. False, taking nothing,
   // when no thread is bound here to take it back, or the inbox already holds kInboxLimit bytes:
@@ -116,6 +119,10 @@ struct alignas(kCacheLine) Heap {
 
 // Empty superblocks handed back to the OS so far.
 std::size_t ReleasedSuperblocks();
+// Empty superblocks the global heap keeps before handing more to the OS: the policy's
+// empty_reserve until mallopt(M_TRIM_THRESHOLD) changes it.
+std::size_t EmptyReserve();
+void SetEmptyReserve(std::size_t superblocks);
 
 // Locks the heap that owns sb and returns it (`owner` can change until we hold its lock), or
 // returns nullptr, locking nothing, when the owner was abandoned at a fork.

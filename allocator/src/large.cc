@@ -235,6 +235,34 @@ std::size_t LargeCachedBytes() {
   return g_cache.bytes + (tls_large_spare ? tls_large_spare->map_size : 0);
 }
 
+std::size_t LargeCachedCount() {
+  LockGuard guard(g_cache.lock);
+  return g_cache.count + (tls_large_spare != nullptr);
+}
+
+std::size_t LargeTrim() {
+  LargeHeader* taken[kLargeCache ? kPolicy.large_cache_entries : 1];
+  std::size_t n;
+  {
+    LockGuard guard(g_cache.lock);
+    n = g_cache.count;
+    for (std::size_t i = 0; i < n; ++i) taken[i] = g_cache.entries[i];
+    g_cache.count = 0;
+    g_cache.bytes = 0;
+  }
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    bytes += taken[i]->map_size;
+    Unmap(taken[i]);
+  }
+  if (LargeHeader* s = std::exchange(tls_large_spare, nullptr)) {
+    g_mapping_count.fetch_sub(1, std::memory_order_relaxed);
+    bytes += s->map_size;
+    Unmap(s);
+  }
+  return bytes;
+}
+
 const char* LargeCacheViolation() {
   LockGuard guard(g_cache.lock);
   if (g_cache.count > kPolicy.large_cache_entries) return "large cache: too many entries";

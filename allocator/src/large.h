@@ -91,6 +91,11 @@ void* LargeRealloc(LargeHeader* h, std::size_t size);
 std::size_t LargeCount();
 // Bytes of freed mappings kept: the shared cache and the calling thread's spare.
 std::size_t LargeCachedBytes();
+// How many freed mappings are kept: the shared cache's and the calling thread's spare.
+std::size_t LargeCachedCount();
+// malloc_trim: unmaps every kept mapping of the shared cache and the calling thread's spare;
+// returns the bytes given back.
+std::size_t LargeTrim();
 
 // The caches of freed mappings: entries count and hold the bytes they say, stay within the
 // policy's limits, and each is in the page map as a kept header. Returns nullptr when all

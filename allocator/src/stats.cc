@@ -42,7 +42,7 @@ HALLOC_EXPORT void halloc_get_params(halloc_params* out) {
       .max_heaps = HeapLimit(),
       .size_classes = kSizeClasses.count,
       .large_threshold = kLargeThreshold,
-      .empty_reserve = kPolicy.empty_reserve,
+      .empty_reserve = EmptyReserve(),
       .thread_cache_bytes = kCacheLimits.bound_bytes,
       .remote_batch_blocks = kThreadCache ? kRemoteBatch : 0,
       .inbox_bytes = kThreadCache ? Heap::kInboxLimit : 0,

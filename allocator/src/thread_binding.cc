@@ -19,7 +19,7 @@ namespace {
 enum : int { kUninitialized, kInitializing, kReady };
 constinit std::atomic<int> g_state{kUninitialized};
 pthread_key_t g_exit_key;
-constinit std::size_t g_heap_limit = 1;
+constinit std::atomic<std::size_t> g_heap_limit{1};  // mallopt may change it at any time
 
 constinit Mutex g_binding_lock;  // guards binding and heap creation
 constinit std::atomic<Heap*> g_heaps[kPolicy.max_heaps];
@@ -92,7 +92,8 @@ void Initialize() {
   std::size_t cpus = static_cast<std::size_t>(get_nprocs());
   if (cpus == 0) cpus = 1;
   std::size_t limit = kPolicy.heaps_per_cpu ? kPolicy.heaps_per_cpu * cpus : kPolicy.max_heaps;
-  g_heap_limit = limit < kPolicy.max_heaps ? limit : kPolicy.max_heaps;
+  g_heap_limit.store(limit < kPolicy.max_heaps ? limit : kPolicy.max_heaps,
+                     std::memory_order_relaxed);
   SetGlobalHeap(NewHeap(0, true));
   pthread_key_create(&g_exit_key, UnbindThread);
   g_state.store(kReady, std::memory_order_release);
@@ -117,7 +118,7 @@ Heap* BindThread() {
       Heap* h = g_heaps[i].load(std::memory_order_relaxed);
       if (h->threads.load(std::memory_order_relaxed) == 0) chosen = h;
     }
-    if (chosen == nullptr && n < g_heap_limit) {
+    if (chosen == nullptr && n < g_heap_limit.load(std::memory_order_relaxed)) {
       chosen = NewHeap(static_cast<std::uint32_t>(n), false);
       if (chosen) {
         g_heaps[n].store(chosen, std::memory_order_release);
@@ -150,7 +151,14 @@ Heap* HeapAt(std::size_t i) {
 }
 std::size_t HeapLimit() {
   EnsureInitialized();
-  return g_heap_limit;
+  return g_heap_limit.load(std::memory_order_relaxed);
+}
+
+std::size_t SetHeapLimit(std::size_t n) {
+  EnsureInitialized();
+  std::size_t limit = n < 1 ? 1 : n < kPolicy.max_heaps ? n : kPolicy.max_heaps;
+  g_heap_limit.store(limit, std::memory_order_relaxed);
+  return limit;
 }
 
 }  // namespace halloc

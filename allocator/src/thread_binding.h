@@ -32,6 +32,9 @@ inline Heap* CurrentHeap() {
 std::size_t HeapCount();
 Heap* HeapAt(std::size_t i);
 std::size_t HeapLimit();
+// mallopt(M_ARENA_MAX): no heaps beyond max(1, min(n, the policy's max_heaps)) are created from
+// now on (heaps that exist stay); returns the limit now in force.
+std::size_t SetHeapLimit(std::size_t n);
 
 // Runs once per process: the global heap, the thread-exit key, the fork handler.
 void EnsureInitialized();

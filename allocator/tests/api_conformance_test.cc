@@ -149,7 +149,9 @@ TEST_F(Conformance, ImpossibleSizesFailWithEnomem) {
     EXPECT_EQ(errno, ENOMEM);
     void* untouched = &errno;
     void* p = untouched;
+    errno = 0;
     EXPECT_EQ(posix_memalign(&p, 64, Opaque(n)), ENOMEM);
+    EXPECT_EQ(errno, ENOMEM) << "posix_memalign sets errno as glibc does";
     EXPECT_EQ(p, untouched) << "posix_memalign wrote *p on failure";
 
     // realloc fails and leaves the old block alone.
@@ -535,10 +537,18 @@ TEST_F(Conformance, HugeOperatorNewThrowsAndNothrowReturnsNull) {
     // replaces it, so it must not.
     EXPECT_THROW((void)::operator new (Opaque(n), std::align_val_t{64}), std::bad_alloc);
     EXPECT_THROW((void)::operator new[](Opaque(n), std::align_val_t{4096}), std::bad_alloc);
+    errno = 0;
     EXPECT_EQ(::operator new(Opaque(n), std::nothrow), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
     EXPECT_EQ(::operator new[](Opaque(n), std::nothrow), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
     EXPECT_EQ(::operator new (Opaque(n), std::align_val_t{64}, std::nothrow), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
     EXPECT_EQ(::operator new[](Opaque(n), std::align_val_t{64}, std::nothrow), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
   }
 }
 
