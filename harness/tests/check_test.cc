@@ -251,5 +251,30 @@ TEST(SweepGate, NoCheckRecordsNull) {
   fs::remove_all(out);
 }
 
+// A library that serves no malloc is measured as nothing: its runs fail and its micro results
+// are an error, never glibc's numbers under its name.
+TEST(SweepGate, ALibraryWithoutMallocIsNotMeasuredAsGlibc) {
+  const fs::path out =
+      fs::temp_directory_path() / ("allocbench-nomalloc-" + std::to_string(getpid()));
+  fs::remove_all(out);
+  const ChildResult result = allocbench(
+      {"sweep", "--workloads", "threadtest", "--allocators", "glibc,nomalloc=" + toy("no_malloc"),
+       "--threads", "1", "--reps", "1", "--param", "objects=2000", "--micro-min-time", "0.001",
+       "--no-progress", "--out", out.string()});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const Json document = read_json(out / "run.json");
+  EXPECT_FALSE(document["allocators"][1]["check"]["passed"].get<bool>());
+  EXPECT_EQ(failed_checks(document["allocators"][1]["check"]),
+            std::vector<std::string>{"serves-all"});
+  for (const Json& run : document["runs"]) {
+    EXPECT_EQ(run["status"], run["allocator"] == "glibc" ? "ok" : "failed") << run["error"];
+  }
+  EXPECT_FALSE(document["micro"]["glibc"].contains("error"));
+  ASSERT_TRUE(document["micro"]["nomalloc"]["error"].is_string());
+  EXPECT_NE(document["micro"]["nomalloc"]["error"].get<std::string>().find("not by the preloaded"),
+            std::string::npos);
+  fs::remove_all(out);
+}
+
 }  // namespace
 }  // namespace allocbench
