@@ -8,7 +8,8 @@ JOBS      ?= $(shell nproc)
 
 # Sweep knobs (empty = allocbench's quick default). Example:
 #   make bench THREADS=1..64 WORKLOADS=larson,threadtest ALLOCATORS=halloc,jemalloc REPS=5 DURATION=2
-# Also: TIMEOUT=120 (seconds per child), SHARD=2/8, PARAMS="larson.slots=1000 size=16", MICRO=0.
+# Also: TIMEOUT=120 (seconds per child), SHARD=2/8, PARAMS="larson.slots=1000 size=16", MICRO=0,
+# CHECK=0 (skip the correctness gate), VERIFY=0 (workloads do not verify their blocks).
 # The leaderboard ranks by RANK_BY=throughput (default), memory or combined.
 # Before/after a change: make compare A=results/<before> B=results/<after> [THRESHOLD=5%]
 THREADS    ?=
@@ -20,6 +21,8 @@ TIMEOUT    ?=
 SHARD      ?=
 PARAMS     ?=
 MICRO      ?=
+CHECK      ?=
+VERIFY     ?=
 RUN_ID     ?= $(shell date -u +%Y%m%d-%H%M%S)
 RUN        ?= results/latest
 RANK_BY    ?=
@@ -29,10 +32,13 @@ sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads
              $(if $(ALLOCATORS),--allocators $(ALLOCATORS)) $(if $(REPS),--reps $(REPS)) \
              $(if $(DURATION),--duration $(DURATION)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
              $(if $(SHARD),--shard $(SHARD)) $(foreach p,$(PARAMS),--param $(p)) \
-             $(if $(filter 0 no off,$(MICRO)),--no-micro)
+             $(if $(filter 0 no off,$(MICRO)),--no-micro) \
+             $(if $(filter 0 no off,$(CHECK)),--no-check) \
+             $(if $(filter 0 no off,$(VERIFY)),--no-verify)
 
-.PHONY: all deps build test test-unit test-sanitizers test-python bench ablation ablation-table \
-        plots leaderboard paper csv compare format clean fuzz
+.PHONY: all deps build build-bench test test-unit test-sanitizers test-python bench \
+        check-allocators ablation ablation-table plots leaderboard paper csv compare format clean \
+        fuzz
 
 all: build
 
@@ -44,6 +50,13 @@ $(BUILD)/build.ninja: CMakeLists.txt
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
+
+# Only what a sweep runs (the driver, its microbenchmarks, every halloc library): from a clean
+# clone this is most of `make bench`'s time, so the tests are not built for it.
+BENCH_TARGETS := allocbench allocbench-micro halloc halloc-paper halloc-serial halloc-abl-s64k \
+                 halloc-abl-heaps halloc-abl-cache
+build-bench: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target $(BENCH_TARGETS)
 
 test: build test-unit test-sanitizers test-python
 
@@ -83,11 +96,21 @@ fuzz: deps
 	    $(BUILD)-fuzz/corpus-$$v allocator/tests/fuzz_corpus; \
 	done
 
-bench: build
+bench: build-bench
 	$(BUILD)/bin/allocbench sweep $(sweep_args) --out results/$(RUN_ID)
 	ln -sfn $(RUN_ID) results/latest
 	$(MAKE) --no-print-directory plots paper leaderboard ablation-table csv RUN=results/$(RUN_ID)
 	@echo "bench: open results/$(RUN_ID)/leaderboard.html (figures/, paper/ and results.csv beside it)"
+
+# The correctness gate alone: `make check-allocators ALLOCATORS=halloc,s1=/path/libs1.so`
+# (default: every known allocator found). Exit status 1 when any check failed.
+check-allocators: build-bench
+	$(BUILD)/bin/allocbench check $(subst $(comma), ,$(or $(ALLOCATORS),$(DEFAULT_CHECKED)))
+
+comma := ,
+DEFAULT_CHECKED = halloc halloc-paper halloc-serial glibc \
+                   $(shell for l in jemalloc tcmalloc mimalloc tbbmalloc; do \
+                     $(BUILD)/bin/allocbench list 2>/dev/null | grep -q "^  $$l *found" && echo $$l; done)
 
 # What each of halloc's changes to the paper's policy buys (the README's ablation table): the
 # steps from halloc-paper to halloc beside the peers, at 1, 2 and 4 x nproc threads, 5 reps.

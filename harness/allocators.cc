@@ -166,6 +166,12 @@ const std::vector<std::string>& known_allocator_names() {
   return names;
 }
 
+const std::vector<std::string>& halloc_ablation_names() {
+  static const std::vector<std::string> names = {"halloc-abl-s64k", "halloc-abl-heaps",
+                                                 "halloc-abl-cache"};
+  return names;
+}
+
 AllocatorInfo resolve_allocator(const std::string& spec) {
   const size_t equals = spec.find('=');
   if (equals != std::string::npos) {
@@ -193,6 +199,7 @@ AllocatorInfo resolve_allocator(const std::string& spec) {
   std::string known;
   for (const std::string& name : known_allocator_names())
     known += (known.empty() ? "" : ", ") + name;
+  for (const std::string& name : halloc_ablation_names()) known += ", " + name;
   throw UsageError(fmt::format(
       "--allocators: unknown allocator '{}' (known: {}; or give a path to a .so)", spec, known));
 }

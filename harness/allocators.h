@@ -18,6 +18,9 @@ struct AllocatorInfo {
 
 // halloc, halloc-paper, halloc-serial, glibc, jemalloc, tcmalloc, mimalloc, tbbmalloc.
 const std::vector<std::string>& known_allocator_names();
+// The ablation steps between halloc-paper and halloc (allocator/CMakeLists.txt, policy.h):
+// accepted by name, not in the default sweep.
+const std::vector<std::string>& halloc_ablation_names();
 
 // A known name, a halloc ablation step (halloc-abl-*, see allocator/src/policy.h), a path to a
 // .so (named by its file name without ".so"), or NAME=PATH.

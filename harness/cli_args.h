@@ -18,6 +18,8 @@ class ArgList {
   explicit ArgList(std::vector<std::string> args) : args_(std::move(args)) {}
 
   bool done() const { return position_ >= args_.size(); }
+  // Whether the next argument is a flag (starts with --).
+  bool peek_is_flag() const { return !done() && args_[position_].compare(0, 2, "--") == 0; }
   // The next argument, which must be a flag; returns its name without "--".
   std::string next_flag();
   // The value of the flag just read: the text after '=' or the next argument.

@@ -18,8 +18,12 @@ int list_command(const std::vector<std::string>& args) {
                  spec.help);
     }
   }
-  fmt::print("\nAllocators (or any path to a .so, or NAME=PATH):\n");
-  for (const std::string& name : known_allocator_names()) {
+  fmt::print(
+      "\nAllocators (or any path to a .so, or NAME=PATH; the halloc-abl-* steps only when "
+      "named):\n");
+  std::vector<std::string> names = known_allocator_names();
+  names.insert(names.end(), halloc_ablation_names().begin(), halloc_ablation_names().end());
+  for (const std::string& name : names) {
     const AllocatorInfo info = resolve_allocator(name);
     const std::string version = info.version ? " (" + *info.version + ")" : "";
     const std::string where =

@@ -53,6 +53,18 @@ Json git_commit() {
   return output;
 }
 
+// Whether the source tree has changes not in that commit (modified or new files); null outside
+// a git checkout.
+Json git_dirty() {
+  FILE* pipe = popen("git -C '" ALLOCBENCH_SOURCE_DIR "' status --porcelain 2>/dev/null", "r");
+  if (pipe == nullptr) return nullptr;
+  std::array<char, 256> buffer{};
+  bool changed = false;
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) changed = true;
+  if (pclose(pipe) != 0) return nullptr;
+  return changed;
+}
+
 }  // namespace
 
 std::string utc_timestamp() {
@@ -78,6 +90,7 @@ Json machine_info() {
       {"kernel", names.release},
       {"compiler", compiler()},
       {"git_commit", git_commit()},
+      {"git_dirty", git_dirty()},
       {"date", utc_timestamp()},
       {"hostname", hostname.data()},
   };

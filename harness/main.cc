@@ -1,11 +1,17 @@
 // allocbench: runs allocator workloads in-process (`run`), sweeps them over allocators in child
-// processes (`sweep`), and lists what it knows (`list`). Usage errors exit with status 2.
+// processes (`sweep`), gates allocators on correctness (`check`), and lists what it knows (`list`).
+// Usage errors exit with status 2.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "harness/check_battery.h"
+#include "harness/check_command.h"
 #include "harness/cli_args.h"
 #include "harness/list_command.h"
 #include "harness/run_command.h"
@@ -14,41 +20,78 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage:
-  allocbench run WORKLOAD [--threads N] [--PARAM VALUE ...] [--sample-interval-ms MS]
+constexpr const char* kRunUsage =
+    R"(  allocbench run WORKLOAD [--threads N] [--PARAM VALUE ...] [--sample-interval-ms MS]
+                 [--no-verify]
       Run one workload in this process under whatever allocator is preloaded; print one JSON
       record. WORKLOAD: threadtest, shbench, larson, cache-scratch, cache-thrash, prodcons.
-  allocbench sweep --out DIR [--workloads W,..] [--allocators A,..] [--threads 1..64|1,2,3]
+      Verify mode (on by default) stamps every block and checks it before free; a wrong byte
+      ends the run with exit status 4 ("corrupt"). --no-verify measures pure speed.
+)";
+
+constexpr const char* kSweepUsage =
+    R"(  allocbench sweep --out DIR [--workloads W,..] [--allocators A,..] [--threads 1..64|1,2,3]
                    [--reps R] [--duration S] [--timeout S] [--shard I/N]
                    [--param [WORKLOAD.]NAME=VALUE ...] [--micro|--no-micro]
-                   [--micro-min-time S] [--no-progress]
-      Run workloads x allocators x threads x reps in child processes (LD_PRELOAD) and write
-      DIR/run.json (schema allocbench-1). Allocators: names from `allocbench list`, a path to a
-      .so, or NAME=PATH.
-  allocbench list
+                   [--micro-min-time S] [--no-progress] [--no-check] [--no-verify]
+  allocbench sweep --resume DIR [the interrupted sweep's flags]
+      Run the correctness gate on every allocator (skip it with --no-check), then workloads x
+      allocators x threads x reps in child processes (LD_PRELOAD), and write DIR/run.json
+      (schema allocbench-1). Allocators: names from `allocbench list`, a path to a .so, or
+      NAME=PATH. --resume continues from DIR/run.json.partial.jsonl, skipping recorded runs.
+)";
+
+constexpr const char* kCheckUsage =
+    R"(  allocbench check LIB... [--seed N] [--timeout S] [--only CHECK,..]
+      The correctness gate: every check in a child under LD_PRELOAD=LIB, `PASS name` or
+      `FAIL name: why` per check. Exit 0 all passed, 1 some failed, 2 usage error.
+)";
+
+constexpr const char* kListUsage = R"(  allocbench list
       Show the workloads with their parameters, and the allocators found on this machine.
 )";
+
+void print_usage(FILE* stream, const char* only = nullptr) {
+  fmt::print(stream, "usage:\n");
+  for (const auto& [name, text] :
+       {std::pair{"run", kRunUsage}, std::pair{"sweep", kSweepUsage},
+        std::pair{"check", kCheckUsage}, std::pair{"list", kListUsage}}) {
+    if (only == nullptr || std::string(only) == name) fmt::print(stream, "{}", text);
+  }
+}
+
+bool asks_for_help(const std::vector<std::string>& args) {
+  return std::find_if(args.begin(), args.end(), [](const std::string& arg) {
+           return arg == "--help" || arg == "-h";
+         }) != args.end();
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-    fmt::print(args.empty() ? stderr : stdout, "{}", kUsage);
+    print_usage(args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
   }
   const std::string command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command != "check-child" && asks_for_help(rest)) {
+    print_usage(stdout, command.c_str());
+    return 0;
+  }
   try {
     if (command == "run") return allocbench::run_command(rest);
     if (command == "list") return allocbench::list_command(rest);
+    if (command == "check") return allocbench::check_command(rest);
+    if (command == "check-child") return allocbench::check_child_command(rest);
     if (command == "sweep") {
       std::string line = "allocbench";
       for (const std::string& arg : args) line += " " + arg;
       return allocbench::sweep_command(rest, line);
     }
     throw allocbench::UsageError(
-        fmt::format("unknown command '{}' (run, sweep, list, help)", command));
+        fmt::format("unknown command '{}' (run, sweep, check, list, help)", command));
   } catch (const allocbench::UsageError& error) {
     fmt::print(stderr, "allocbench {}: {}\n", command, error.what());
     return 2;

@@ -28,6 +28,10 @@ RunRequest parse_run_args(const std::vector<std::string>& args) {
     } else if (flag == "sample-interval-ms") {
       const double ms = parse_number(flag, list.value(flag), 0.1, 60000);
       request.sample_interval = std::chrono::microseconds(static_cast<long long>(ms * 1000));
+    } else if (flag == "verify") {
+      request.verify = true;
+    } else if (flag == "no-verify") {
+      request.verify = false;
     } else if (flag == "duration") {
       request.params["duration_s"] = list.value(flag);  // the sweep's name for it
     } else {
@@ -55,7 +59,8 @@ Json run_in_process(const RunRequest& request) {
   WorkloadStats stats(workload.slots_per_thread * static_cast<size_t>(request.threads));
   MemorySampler sampler(stats, request.sample_interval);
   sampler.start();
-  const Outcome outcome = workload.run({request.threads, params, stats});
+  const Outcome outcome = workload.run(
+      {.threads = request.threads, .params = params, .stats = stats, .verify = request.verify});
   sampler.stop();
 
   Json record =
@@ -70,6 +75,9 @@ Json run_in_process(const RunRequest& request) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   record["peak_rss_bytes"] = static_cast<int64_t>(usage.ru_maxrss) * 1024;
+  record["user_seconds"] =
+      static_cast<double>(usage.ru_utime.tv_sec) + usage.ru_utime.tv_usec / 1e6;
+  record["sys_seconds"] = static_cast<double>(usage.ru_stime.tv_sec) + usage.ru_stime.tv_usec / 1e6;
   record["peak_live_bytes"] = stats.peak_live_bytes();
   Json samples = Json::array();
   for (const MemorySample& sample : sampler.samples()) {

@@ -16,6 +16,7 @@ struct RunRequest {
   int threads = 1;
   std::map<std::string, std::string> params;  // as typed; checked by the workload
   std::chrono::microseconds sample_interval{10000};
+  bool verify = true;  // verify mode (workloads/verify.h); --no-verify for pure speed
 };
 
 // Parses the arguments after "run". Throws UsageError or ParamError naming the bad flag.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "harness/allocators.h"
@@ -15,7 +16,10 @@
 #include "harness/progress.h"
 #include "harness/run_command.h"
 #include "harness/run_record.h"
+#include "harness/sweep_gate.h"
+#include "harness/sweep_resume.h"
 #include "harness/thread_list.h"
+#include "workloads/verify.h"
 #include "workloads/workload.h"
 
 namespace allocbench {
@@ -104,13 +108,27 @@ SweepOptions parse_sweep_args(const std::vector<std::string>& args, int cores) {
       options.sample_interval_ms = parse_number(flag, list.value(flag), 0.1, 60000);
     } else if (flag == "no-progress") {
       options.progress = false;
-    } else if (flag == "out") {
-      options.out = list.value(flag);
+    } else if (flag == "check") {
+      options.check = true;
+    } else if (flag == "no-check") {
+      options.check = false;
+    } else if (flag == "verify") {
+      options.verify = true;
+    } else if (flag == "no-verify") {
+      options.verify = false;
+    } else if (flag == "out" || flag == "resume") {
+      const std::string directory = list.value(flag);
+      if (!options.out.empty() && options.out != directory) {
+        throw UsageError(fmt::format("--{}: '{}' differs from the directory given before ('{}')",
+                                     flag, directory, options.out));
+      }
+      options.out = directory;
+      options.resume = options.resume || flag == "resume";
     } else {
       throw UsageError(fmt::format("sweep: unknown flag --{} (see `allocbench help`)", flag));
     }
   }
-  if (options.out.empty()) throw UsageError("sweep: --out DIR is required");
+  if (options.out.empty()) throw UsageError("sweep: --out DIR (or --resume DIR) is required");
   if (options.workloads.empty()) {
     for (const Workload* workload : all_workloads()) {
       if (workload->name != "noop") options.workloads.push_back(workload->name);
@@ -119,6 +137,7 @@ SweepOptions parse_sweep_args(const std::vector<std::string>& args, int cores) {
   if (options.allocators.empty()) options.allocators = known_allocator_names();
   if (options.threads.empty()) options.threads = default_thread_list(cores);
   for (const std::string& text : param_texts) add_param(options, text);
+  options.param_texts = param_texts;
   // Every workload's parameters, checked now rather than in a child minutes later.
   for (const std::string& name : options.workloads) {
     const auto given = options.params.find(name);
@@ -159,6 +178,7 @@ struct Sweep {
   const SweepOptions& options;
   std::vector<AllocatorInfo> allocators;
   std::vector<Json> baselines;  // per allocator: median noop peak RSS, or null
+  std::vector<Json> verdicts;   // per allocator: the gate's JSON, or null
   std::string executable = executable_path();
 };
 
@@ -207,6 +227,7 @@ ChildResult run_workload_child(const Sweep& sweep, const AllocatorInfo& allocato
     spec.argv.push_back("--" + name);
     spec.argv.push_back(value);
   }
+  if (!sweep.options.verify) spec.argv.push_back("--no-verify");
   spec.env = environment_with_preload(preload_of(allocator));
   spec.timeout_s = sweep.options.timeout_s;
   return run_child(spec);
@@ -228,6 +249,10 @@ std::string failure_of(const ChildResult& child, double timeout_s, std::string& 
     status = "failed";
     const char* name = sigabbrev_np(child.signal);
     return fmt::format("killed by signal {} (SIG{}){}", child.signal, name ? name : "?", suffix);
+  }
+  if (child.exit_status == kCorruptExitStatus) {
+    status = "corrupt";
+    return stderr_tail.empty() ? "verify found a wrong byte" : stderr_tail;
   }
   if (child.exit_status != 0) {
     status = "failed";
@@ -253,6 +278,10 @@ Json measure_cell(const Sweep& sweep, const Cell& cell) {
   record["exit_status"] = child.exit_status >= 0 ? Json(child.exit_status) : Json(nullptr);
   record["signal"] = child.signal != 0 ? Json(child.signal) : Json(nullptr);
   if (child.max_rss_bytes > 0) record["peak_rss_bytes"] = child.max_rss_bytes;
+  if (child.spawn_error.empty()) {
+    record["user_seconds"] = child.user_seconds;
+    record["sys_seconds"] = child.sys_seconds;
+  }
   if (!child.counters.empty()) {
     record["counters"] = child.counters;
     record["counters_unavailable"] = child.counters_unavailable;
@@ -343,17 +372,23 @@ Json config_json(const Sweep& sweep) {
       {"timeout_s", options.timeout_s},
       {"shard", {{"index", options.shard_index}, {"count", options.shard_count}}},
       {"command", options.command},
+      {"check", options.check},
+      {"verify", options.verify},
+      {"params", options.param_texts},
+      {"resumed", options.resume},
   };
 }
 
 Json allocators_json(const Sweep& sweep) {
   Json list = Json::array();
-  for (const AllocatorInfo& allocator : sweep.allocators) {
+  for (size_t a = 0; a < sweep.allocators.size(); ++a) {
+    const AllocatorInfo& allocator = sweep.allocators[a];
     list.push_back({{"name", allocator.name},
                     {"path", allocator.path ? Json(*allocator.path) : Json(nullptr)},
                     {"version", allocator.version ? Json(*allocator.version) : Json(nullptr)},
                     {"found", allocator.found},
-                    {"note", allocator.note ? Json(*allocator.note) : Json(nullptr)}});
+                    {"note", allocator.note ? Json(*allocator.note) : Json(nullptr)},
+                    {"check", sweep.verdicts[a]}});
   }
   return list;
 }
@@ -371,7 +406,7 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
 }  // namespace
 
 int run_sweep(const SweepOptions& options) {
-  Sweep sweep{.options = options, .allocators = {}, .baselines = {}};
+  Sweep sweep{.options = options, .allocators = {}, .baselines = {}, .verdicts = {}};
   std::set<std::string> names;
   for (const std::string& spec : options.allocators) {
     AllocatorInfo allocator = resolve_allocator(spec);
@@ -381,14 +416,58 @@ int run_sweep(const SweepOptions& options) {
     }
     sweep.allocators.push_back(std::move(allocator));
   }
+  sweep.verdicts.assign(sweep.allocators.size(), nullptr);
   const fs::path out = options.out;
-  fs::create_directories(out);
-  const Json machine = machine_info();
+  const fs::path partial =
+      out / (results_file_name(options.shard_index, options.shard_count) + ".partial.jsonl");
+  Json machine = machine_info();
+  const Json config = config_json(sweep);
 
   std::vector<Cell> cells =
       shard_cells(plan_cells(options.workloads.size(), sweep.allocators.size(),
                              options.threads.size(), options.reps),
                   options.shard_index, options.shard_count);
+  std::map<std::string, size_t> index_of;  // cell key -> index in `cells`
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const Cell& cell = cells[i];
+    index_of[cell_key(options.workloads[cell.workload], sweep.allocators[cell.allocator].name,
+                      options.threads[cell.threads], cell.repetition)] = i;
+  }
+
+  // A resumed sweep keeps what was recorded (and the gate's verdicts) under the same config.
+  std::vector<Json> recorded;
+  std::set<size_t> done;
+  if (options.resume) {
+    const PartialSweep previous = read_partial(partial);
+    require_same_config(previous.header["config"], config);
+    if (previous.header["machine"].value("git_commit", Json(nullptr)) != machine["git_commit"]) {
+      throw UsageError(fmt::format(
+          "--resume: the interrupted sweep ran commit {}, this allocbench was built from {}; "
+          "results of different code do not mix",
+          previous.header["machine"].value("git_commit", Json(nullptr)).dump(),
+          machine["git_commit"].dump()));
+    }
+    machine = previous.header["machine"];
+    for (const Json& run : previous.runs) {
+      const auto found = index_of.find(cell_key(run));
+      if (found != index_of.end() && done.insert(found->second).second) recorded.push_back(run);
+    }
+    for (size_t a = 0; a < sweep.allocators.size(); ++a) {
+      for (const Json& before : previous.header.value("allocators", Json::array())) {
+        if (before.value("name", "") == sweep.allocators[a].name && before.contains("check")) {
+          sweep.verdicts[a] = before["check"];
+        }
+      }
+    }
+    fmt::print(
+        stderr, "allocbench: resuming {}: {} of {} runs recorded{}\n", out.string(), done.size(),
+        cells.size(),
+        previous.unreadable_lines > 0
+            ? fmt::format(" ({} torn line(s) dropped and run again)", previous.unreadable_lines)
+            : "");
+  }
+  fs::create_directories(out);
+
   std::vector<bool> used(sweep.allocators.size(), false);
   for (const Cell& cell : cells) used[cell.allocator] = true;
   size_t found_used = 0;
@@ -400,8 +479,17 @@ int run_sweep(const SweepOptions& options) {
       fmt::print(stderr, "allocbench: skipping {}: {}\n", allocator.name,
                  allocator.note.value_or(""));
   }
-  Progress progress(found_used * options.reps + cells.size() + (options.micro ? found_used : 0),
+  const bool run_gate = options.check && !options.resume;
+  Progress progress((run_gate ? found_used * gate_steps_per_allocator() : 0) +
+                        found_used * options.reps + (cells.size() - done.size()) +
+                        (options.micro ? found_used : 0),
                     options.progress);
+
+  if (run_gate) {
+    CheckOptions check_options;
+    check_options.timeout_s = std::min(options.timeout_s, check_options.timeout_s);
+    sweep.verdicts = gate_allocators(sweep.allocators, used, check_options, progress);
+  }
 
   sweep.baselines.assign(sweep.allocators.size(), nullptr);
   for (size_t a = 0; a < sweep.allocators.size(); ++a) {
@@ -412,7 +500,8 @@ int run_sweep(const SweepOptions& options) {
 
   // Run repetition by repetition, allocators innermost, so slow drift of a shared machine
   // spreads over every allocator instead of landing on one. Records go to disk as they come,
-  // so the sweep's own memory (which every forked child starts from) stays small.
+  // so the sweep's own memory (which every forked child starts from) stays small, and an
+  // interrupted sweep can be resumed from them.
   std::vector<size_t> order(cells.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
@@ -421,14 +510,17 @@ int run_sweep(const SweepOptions& options) {
     return std::tie(a.repetition, a.workload, a.threads, a.allocator) <
            std::tie(b.repetition, b.workload, b.threads, b.allocator);
   });
-  const fs::path partial =
-      out / (results_file_name(options.shard_index, options.shard_count) + ".partial.jsonl");
   {
     std::ofstream stream(partial, std::ios::trunc);
+    stream << partial_header(machine, config, allocators_json(sweep)).dump() << '\n';
+    for (const Json& run : recorded) stream << run.dump() << '\n';
+    stream.flush();
+    if (!stream) throw std::runtime_error("cannot write " + partial.string());
     for (size_t index : order) {
+      if (done.count(index) != 0) continue;
       const Cell& cell = cells[index];
       const Json record = measure_cell(sweep, cell);
-      stream << index << ' ' << record.dump() << '\n';
+      stream << record.dump() << '\n';
       stream.flush();
       progress.advance(fmt::format("{} {} t={} rep {}: {}", options.workloads[cell.workload],
                                    sweep.allocators[cell.allocator].name,
@@ -448,10 +540,8 @@ int run_sweep(const SweepOptions& options) {
   progress.finish();
 
   std::vector<Json> runs(cells.size());
-  std::ifstream stream(partial);
-  size_t index = 0;
-  std::string text;
-  while (stream >> index && std::getline(stream, text)) runs.at(index) = Json::parse(text);
+  const PartialSweep written = read_partial(partial);
+  for (const Json& run : written.runs) runs.at(index_of.at(cell_key(run))) = run;
   size_t ok = 0;
   std::map<std::string, size_t> other;
   for (const Json& run : runs) {
@@ -466,7 +556,7 @@ int run_sweep(const SweepOptions& options) {
   Json document = {
       {"schema", kSchemaVersion},
       {"machine", machine},
-      {"config", config_json(sweep)},
+      {"config", config},
       {"allocators", allocators_json(sweep)},
       {"runs", runs},
   };

@@ -23,7 +23,11 @@ struct SweepOptions {
   double micro_min_time_s = 0.01;
   double sample_interval_ms = 5;
   bool progress = true;
+  bool check = true;   // run the correctness gate first (--no-check skips it)
+  bool verify = true;  // verify mode in the workloads (--no-verify for pure speed)
+  std::vector<std::string> param_texts;  // --param values as given, for the record
   std::string out;
+  bool resume = false;  // --resume DIR: continue the interrupted sweep in DIR
   std::string command;  // the command line, for the record
 };
 

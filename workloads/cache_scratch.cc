@@ -18,17 +18,20 @@ Outcome run_cache_scratch(const RunContext& context) {
   const size_t size = context.params.get_uint("size");
   const uint64_t writes = context.params.get_uint("writes");
 
+  const Verifier verifier{context.verify, "cache-scratch"};
   std::vector<void*> handed_out(context.threads);
   for (int index = 0; index < context.threads; ++index) {
     handed_out[index] = std::malloc(size);
+    stamp_written_object(verifier, handed_out[index], size, index);
     write_object(handed_out[index], size, 1);
     context.stats.slot(index).add_live(static_cast<int64_t>(size));
   }
   const double seconds = run_team(context.threads, [&](int index) {
     ThreadStats& stats = context.stats.slot(index);
+    check_written_object(verifier, handed_out[index], size, 1, index);
     std::free(handed_out[index]);
     stats.on_free(size);
-    churn_written_objects(stats, iterations, size, writes);
+    churn_written_objects(stats, iterations, size, writes, verifier, index);
   });
   return {seconds};
 }

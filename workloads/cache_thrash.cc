@@ -15,8 +15,9 @@ Outcome run_cache_thrash(const RunContext& context) {
   const uint64_t iterations = context.params.get_uint("iterations") / context.threads;
   const size_t size = context.params.get_uint("size");
   const uint64_t writes = context.params.get_uint("writes");
+  const Verifier verifier{context.verify, "cache-thrash"};
   const double seconds = run_team(context.threads, [&](int index) {
-    churn_written_objects(context.stats.slot(index), iterations, size, writes);
+    churn_written_objects(context.stats.slot(index), iterations, size, writes, verifier, index);
   });
   return {seconds};
 }

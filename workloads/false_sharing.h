@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "workloads/thread_stats.h"
+#include "workloads/verify.h"
 #include "workloads/workload.h"
 
 namespace allocbench {
@@ -20,13 +21,33 @@ inline void write_object(void* object, size_t size, uint64_t times) {
   }
 }
 
+// Verify mode for written objects: the whole object is stamped before the writes (each adds 1 to
+// every byte), so before the free every byte must be its pattern byte plus `writes`, mod 256.
+inline void stamp_written_object(const Verifier& verifier, void* object, size_t size,
+                                 uint64_t tag) {
+  if (verifier.on) stamp_range(object, 0, size, block_seed(object, tag));
+}
+
+inline void check_written_object(const Verifier& verifier, const void* object, size_t size,
+                                 uint64_t writes, uint64_t tag) {
+  if (!verifier.on) return;
+  const uint64_t seed = block_seed(object, tag);
+  const unsigned char* bytes = static_cast<const unsigned char*>(object);
+  for (size_t i = 0; i < size; ++i) {
+    const auto expected = static_cast<uint8_t>(pattern_byte(seed, i) + writes);
+    if (bytes[i] != expected) report_corrupt_block(verifier.workload, object, size, i, expected);
+  }
+}
+
 // `rounds` times: allocate a `size`-byte object, write it `writes` times, free it.
-inline void churn_written_objects(ThreadStats& stats, uint64_t rounds, size_t size,
-                                  uint64_t writes) {
+inline void churn_written_objects(ThreadStats& stats, uint64_t rounds, size_t size, uint64_t writes,
+                                  const Verifier& verifier, uint64_t tag) {
   for (uint64_t round = 0; round < rounds; ++round) {
     void* object = std::malloc(size);
     stats.on_alloc(size);
+    stamp_written_object(verifier, object, size, tag);
     write_object(object, size, writes);
+    check_written_object(verifier, object, size, writes, tag);
     std::free(object);
     stats.on_free(size);
   }

@@ -12,6 +12,7 @@
 
 #include "workloads/random.h"
 #include "workloads/thread_team.h"
+#include "workloads/verify.h"
 #include "workloads/workload.h"
 
 namespace allocbench {
@@ -27,6 +28,7 @@ struct Chain {
   std::vector<Slot> slots;
   FastRandom random;
   ThreadStats* stats;
+  uint64_t tag;  // the chain's index: its blocks' verify tag, whichever thread holds it
   uint64_t generations = 0;
 };
 
@@ -34,6 +36,7 @@ struct Settings {
   uint64_t min_size;
   uint64_t max_size;
   uint64_t replacements;  // per generation
+  Verifier verifier;
 };
 
 // One generation: replace random slots until the quota is done or the time is up.
@@ -42,11 +45,13 @@ void run_generation(Chain& chain, const Settings& settings, const std::atomic<bo
   for (uint64_t done = 0; done < settings.replacements; ++done) {
     if (done % kStopCheckInterval == 0 && stop.load(std::memory_order_relaxed)) return;
     Slot& slot = chain.slots[chain.random.below(chain.slots.size())];
+    settings.verifier.check(slot.pointer, slot.size, chain.tag);
     std::free(slot.pointer);
     chain.stats->on_free(slot.size);
     slot.size = chain.random.between(settings.min_size, settings.max_size);
     slot.pointer = std::malloc(slot.size);
     static_cast<volatile char*>(slot.pointer)[0] = 1;
+    settings.verifier.stamp(slot.pointer, slot.size, chain.tag);
     chain.stats->on_alloc(slot.size);
   }
 }
@@ -56,6 +61,7 @@ Outcome run_larson(const RunContext& context) {
       .min_size = context.params.get_uint("min_size"),
       .max_size = context.params.get_uint("max_size"),
       .replacements = context.params.get_uint("rounds") * context.params.get_uint("slots"),
+      .verifier = {context.verify, "larson"},
   };
   const size_t slots = context.params.get_uint("slots");
   const uint64_t seed = context.params.get_uint("seed");
@@ -65,10 +71,12 @@ Outcome run_larson(const RunContext& context) {
   std::vector<Chain> chains;
   chains.reserve(context.threads);
   for (int index = 0; index < context.threads; ++index) {
-    Chain chain{std::vector<Slot>(slots), FastRandom(seed + index), &context.stats.slot(index)};
+    Chain chain{std::vector<Slot>(slots), FastRandom(seed + index), &context.stats.slot(index),
+                static_cast<uint64_t>(index)};
     for (Slot& slot : chain.slots) {
       slot.size = chain.random.between(settings.min_size, settings.max_size);
       slot.pointer = std::malloc(slot.size);
+      settings.verifier.stamp(slot.pointer, slot.size, chain.tag);
       chain.stats->add_live(static_cast<int64_t>(slot.size));
     }
     chains.push_back(std::move(chain));
@@ -95,6 +103,7 @@ Outcome run_larson(const RunContext& context) {
 
   for (Chain& chain : chains) {
     for (Slot& slot : chain.slots) {
+      settings.verifier.check(slot.pointer, slot.size, chain.tag);
       std::free(slot.pointer);
       chain.stats->add_live(-static_cast<int64_t>(slot.size));
     }

@@ -9,6 +9,7 @@
 
 #include "workloads/random.h"
 #include "workloads/thread_team.h"
+#include "workloads/verify.h"
 #include "workloads/workload.h"
 
 namespace allocbench {
@@ -36,6 +37,7 @@ struct Settings {
   uint64_t min_size;
   uint64_t max_size;
   uint64_t seed;
+  Verifier verifier;  // blocks are tagged with their pair's index
 };
 
 void produce(Queue& queue, ThreadStats& ops, ThreadStats& live, const Settings& settings,
@@ -55,6 +57,7 @@ void produce(Queue& queue, ThreadStats& ops, ThreadStats& live, const Settings& 
       const size_t size = random.between(settings.min_size, settings.max_size);
       void* pointer = std::malloc(size);
       static_cast<volatile char*>(pointer)[0] = 1;
+      settings.verifier.stamp(pointer, size, index);
       ops.count_op();
       live.add_live_shared(static_cast<int64_t>(size));
       message.blocks.push_back({pointer, size});
@@ -64,7 +67,8 @@ void produce(Queue& queue, ThreadStats& ops, ThreadStats& live, const Settings& 
   }
 }
 
-void consume(Queue& queue, ThreadStats& ops, ThreadStats& live, const Settings& settings) {
+void consume(Queue& queue, ThreadStats& ops, ThreadStats& live, const Settings& settings,
+             int index) {
   const uint64_t depth = queue.ring.size();
   uint64_t consumed = 0;
   for (uint64_t tail = 0; consumed < settings.objects_per_pair; ++tail) {
@@ -73,6 +77,7 @@ void consume(Queue& queue, ThreadStats& ops, ThreadStats& live, const Settings& 
       queue.head.wait(head, std::memory_order_acquire);
     }
     for (const Block& block : queue.ring[tail % depth].blocks) {
+      settings.verifier.check(block.pointer, block.size, index);
       std::free(block.pointer);
       ops.count_op();
       live.add_live_shared(-static_cast<int64_t>(block.size));
@@ -91,6 +96,7 @@ Outcome run_prodcons(const RunContext& context) {
       .min_size = context.params.get_uint("min_size"),
       .max_size = context.params.get_uint("max_size"),
       .seed = context.params.get_uint("seed"),
+      .verifier = {context.verify, "prodcons"},
   };
   std::vector<Queue> queues(pairs);
   for (Queue& queue : queues) {
@@ -104,7 +110,7 @@ Outcome run_prodcons(const RunContext& context) {
     if (index < pairs) {
       produce(queues[pair], context.stats.slot(pairs + pair), live, settings, pair);
     } else {
-      consume(queues[pair], context.stats.slot(2 * pairs + pair), live, settings);
+      consume(queues[pair], context.stats.slot(2 * pairs + pair), live, settings, pair);
     }
   });
   return {seconds};

@@ -1,6 +1,7 @@
 // The list of workloads and the parameter resolution they share.
 #include <charconv>
 #include <cmath>
+#include <sstream>
 #include <string>
 
 #include "workloads/workload.h"
@@ -47,6 +48,16 @@ std::string known_params(const Workload& workload) {
   return names.empty() ? "none" : names;
 }
 
+// A bound as a user types it: 1 and 1048576, not 1.000000 and 1048576.000000.
+std::string bound_text(double value) {
+  if (value == std::floor(value) && std::fabs(value) < 1e18) {
+    return std::to_string(static_cast<long long>(value));
+  }
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
 double parse_value(const Workload& workload, const ParamSpec& spec, const std::string& text) {
   double value = 0;
   const char* end = text.data() + text.size();
@@ -59,7 +70,7 @@ double parse_value(const Workload& workload, const ParamSpec& spec, const std::s
   }
   if (value < spec.min_value || value > spec.max_value) {
     throw ParamError(workload.name + ": --" + spec.name + ": " + text + " is outside [" +
-                     std::to_string(spec.min_value) + ", " + std::to_string(spec.max_value) + "]");
+                     bound_text(spec.min_value) + ", " + bound_text(spec.max_value) + "]");
   }
   return value;
 }

@@ -9,6 +9,7 @@
 
 #include "workloads/random.h"
 #include "workloads/thread_team.h"
+#include "workloads/verify.h"
 #include "workloads/workload.h"
 
 namespace allocbench {
@@ -25,6 +26,7 @@ Outcome run_shbench(const RunContext& context) {
   const uint64_t min_size = context.params.get_uint("min_size");
   const uint64_t max_size = context.params.get_uint("max_size");
   const uint64_t seed = context.params.get_uint("seed");
+  const Verifier verifier{context.verify, "shbench"};
 
   std::vector<std::vector<Block>> sets(context.threads, std::vector<Block>(live_blocks));
   std::vector<std::vector<size_t>> orders(context.threads, std::vector<size_t>(live_blocks));
@@ -42,6 +44,7 @@ Outcome run_shbench(const RunContext& context) {
         block.size = random.between(min_size, max_size);
         block.pointer = std::malloc(block.size);
         static_cast<volatile char*>(block.pointer)[0] = 1;
+        verifier.stamp(block.pointer, block.size, index);
         stats.on_alloc(block.size);
         ++allocated;
       }
@@ -51,6 +54,7 @@ Outcome run_shbench(const RunContext& context) {
         std::swap(order[i], order[i + random.below(live_blocks - i)]);
         Block& block = set[order[i]];
         if (block.pointer == nullptr) continue;
+        verifier.check(block.pointer, block.size, index);
         std::free(block.pointer);
         stats.on_free(block.size);
         block.pointer = nullptr;
@@ -58,6 +62,7 @@ Outcome run_shbench(const RunContext& context) {
     }
     for (Block& block : set) {
       if (block.pointer == nullptr) continue;
+      verifier.check(block.pointer, block.size, index);
       std::free(block.pointer);
       stats.on_free(block.size);
       block.pointer = nullptr;

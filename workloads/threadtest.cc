@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "workloads/thread_team.h"
+#include "workloads/verify.h"
 #include "workloads/workload.h"
 
 namespace allocbench {
@@ -14,6 +15,7 @@ Outcome run_threadtest(const RunContext& context) {
   const uint64_t objects_per_thread = context.params.get_uint("objects") / context.threads;
   const uint64_t iterations = context.params.get_uint("iterations");
   const size_t size = context.params.get_uint("size");
+  const Verifier verifier{context.verify, "threadtest"};
   // The pointer arrays are the driver's, allocated before the clock starts.
   std::vector<std::vector<void*>> pointers(context.threads, std::vector<void*>(objects_per_thread));
   const double seconds = run_team(context.threads, [&](int index) {
@@ -23,9 +25,11 @@ Outcome run_threadtest(const RunContext& context) {
       for (void*& object : mine) {
         object = std::malloc(size);
         static_cast<volatile char*>(object)[0] = 1;  // touch it, as a constructor would
+        verifier.stamp(object, size, index);
         stats.on_alloc(size);
       }
       for (void* object : mine) {
+        verifier.check(object, size, index);
         std::free(object);
         stats.on_free(size);
       }

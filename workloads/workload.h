@@ -40,6 +40,8 @@ struct RunContext {
   int threads;
   const Params& params;
   WorkloadStats& stats;
+  // Verify mode (verify.h): stamp every block and check it before freeing it.
+  bool verify = false;
 };
 
 struct Outcome {

@@ -5,9 +5,13 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "harness/allocators.h"
 
 namespace {
 
@@ -125,6 +129,13 @@ void register_benchmarks() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Under a library that does not serve malloc (none exported, or it failed to load) these
+  // numbers would be glibc's under another name: refuse, as `allocbench run` does.
+  const std::string problem = allocbench::preload_problem();
+  if (!problem.empty()) {
+    std::fprintf(stderr, "allocbench-micro: %s\n", problem.c_str());
+    return 3;
+  }
   register_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;

@@ -49,6 +49,8 @@ TEST(Cli, BadInputExitsWithStatus2AndNamesIt) {
       {{"sweep", "--out", "/tmp/x", "--duration", "-2"}, "--duration"},
       {{"sweep", "--out", "/tmp/x", "--shard", "0/4"}, "--shard"},
       {{"sweep", "--threads", "2"}, "--out"},
+      {{"run", "larson", "--slots", "0"}, "outside [1, 100000000]"},
+      {{"sweep", "--out", "/tmp/x", "--resume", "/tmp/y"}, "--resume"},
   };
   for (const BadInput& bad : cases) {
     const ChildResult result = allocbench(bad.args);
@@ -78,13 +80,84 @@ TEST(Cli, RunRefusesAPreloadThatDidNotLoad) {
   EXPECT_NE(result.err.find("not by the preloaded"), std::string::npos) << result.err;
 }
 
+void expect_contract_types(const Json& run);
+
 TEST(Cli, ListShowsWorkloadsAndAllocators) {
   const ChildResult result = allocbench({"list"});
   ASSERT_EQ(result.exit_status, 0);
   for (const char* word :
-       {"threadtest", "larson", "--min_size", "glibc", "jemalloc", "tbbmalloc", "halloc-paper"}) {
+       {"threadtest", "larson", "--min_size", "glibc", "jemalloc", "tbbmalloc", "halloc-paper",
+        "halloc-abl-s64k", "halloc-abl-heaps", "halloc-abl-cache"}) {
     EXPECT_NE(result.out.find(word), std::string::npos) << word;
   }
+  // The names an unknown allocator's message offers include the ablation steps it accepts.
+  const ChildResult unknown = allocbench({"sweep", "--out", "/tmp/x", "--allocators", "nosuch"});
+  EXPECT_NE(unknown.err.find("halloc-abl-cache"), std::string::npos) << unknown.err;
+}
+
+TEST(Cli, HelpPrintsUsageAndExits0) {
+  for (const char* command : {"run", "sweep", "check", "list"}) {
+    const ChildResult result = allocbench({command, "--help"});
+    EXPECT_EQ(result.exit_status, 0) << command << ": " << result.err;
+    EXPECT_NE(result.out.find(std::string("allocbench ") + command), std::string::npos)
+        << result.out;
+  }
+}
+
+// Verify mode: a library that flips one byte of a live block is caught as "corrupt" (status in
+// the sweep, exit status 4 from `run`); with --no-verify nothing notices and the run is "ok".
+TEST(Cli, VerifyModeCatchesAScribblingAllocator) {
+  const std::vector<std::string> run = {"run",   "threadtest",   "--objects",
+                                        "10000", "--iterations", "30"};
+  const ChildResult caught = allocbench(run, SCRIBBLING_MALLOC);
+  EXPECT_EQ(caught.exit_status, 4) << caught.err;
+  EXPECT_NE(caught.err.find("corrupt: threadtest: block"), std::string::npos) << caught.err;
+  std::vector<std::string> unverified = run;
+  unverified.push_back("--no-verify");
+  const ChildResult missed = allocbench(unverified, SCRIBBLING_MALLOC);
+  EXPECT_EQ(missed.exit_status, 0) << missed.err;
+
+  const fs::path out =
+      fs::temp_directory_path() / ("allocbench-verify-" + std::to_string(getpid()));
+  for (bool verify : {true, false}) {
+    fs::remove_all(out);
+    std::vector<std::string> args = {"sweep",
+                                     "--workloads",
+                                     "threadtest",
+                                     "--allocators",
+                                     std::string("glibc,") + SCRIBBLING_MALLOC,
+                                     "--threads",
+                                     "1",
+                                     "--reps",
+                                     "1",
+                                     "--param",
+                                     "objects=10000",
+                                     "--param",
+                                     "iterations=30",
+                                     "--no-micro",
+                                     "--no-progress",
+                                     "--no-check",
+                                     "--out",
+                                     out.string()};
+    if (!verify) args.push_back("--no-verify");
+    const ChildResult result = allocbench(args);
+    ASSERT_EQ(result.exit_status, 0) << result.err;
+    const Json document = read_json(out / "run.json");
+    EXPECT_EQ(document["config"]["verify"], verify);
+    for (const Json& record : document["runs"]) {
+      expect_contract_types(record);
+      if (record["allocator"] == "glibc" || !verify) {
+        EXPECT_EQ(record["status"], "ok") << record["error"];
+      } else {
+        EXPECT_EQ(record["status"], "corrupt");
+        EXPECT_EQ(record["exit_status"], 4);
+        EXPECT_NE(record["error"].get<std::string>().find("corrupt: threadtest: block"),
+                  std::string::npos)
+            << record["error"];
+      }
+    }
+  }
+  fs::remove_all(out);
 }
 
 void expect_contract_types(const Json& run) {
@@ -99,6 +172,9 @@ void expect_contract_types(const Json& run) {
     EXPECT_TRUE(run[key].is_null() || run[key].is_number()) << key;
   }
   EXPECT_TRUE(run["error"].is_null() || run["error"].is_string());
+  for (const char* key : {"user_seconds", "sys_seconds"}) {
+    EXPECT_TRUE(run[key].is_null() || run[key].is_number()) << key;
+  }
   EXPECT_TRUE(run["samples"].is_array());
   for (const std::string& name : counter_names()) {
     const Json& value = run["counters"][name];
@@ -223,6 +299,61 @@ TEST(Sweep, ShardsSplitTheCellsAndKeepMicroResults) {
   EXPECT_EQ(cells.size(), 2u * 2 * 2);
   EXPECT_EQ(std::set<std::string>(cells.begin(), cells.end()).size(), cells.size());
   fs::remove_all(out);
+}
+
+// An interrupted sweep continues from its partial file: recorded runs are kept as they were
+// (not run again), the rest are run, and a different configuration is refused.
+TEST(Sweep, ResumeContinuesAnInterruptedSweep) {
+  const fs::path full = fs::temp_directory_path() / ("allocbench-full-" + std::to_string(getpid()));
+  const fs::path cut = fs::temp_directory_path() / ("allocbench-cut-" + std::to_string(getpid()));
+  fs::remove_all(full);
+  fs::remove_all(cut);
+  auto sweep_args = [](const std::string& flag, const fs::path& dir, const std::string& threads) {
+    return std::vector<std::string>{
+        "sweep",         "--workloads", "threadtest", "--allocators", "glibc",        "--threads",
+        threads,         "--reps",      "2",          "--param",      "objects=2000", "--no-micro",
+        "--no-progress", "--no-check",  flag,         dir.string()};
+  };
+  ASSERT_EQ(allocbench(sweep_args("--out", full, "1,2")).exit_status, 0);
+  const Json finished = read_json(full / "run.json");
+  EXPECT_FALSE(fs::exists(full / "run.json.partial.jsonl"));  // removed once run.json is written
+
+  // What a sweep stopped after its first record leaves behind: the header line, one record and
+  // the torn start of the next.
+  fs::create_directories(cut);
+  {
+    std::ofstream partial(cut / "run.json.partial.jsonl");
+    partial << Json{{"header",
+                     {{"schema", finished["schema"]},
+                      {"machine", finished["machine"]},
+                      {"config", finished["config"]},
+                      {"allocators", finished["allocators"]}}}}
+                   .dump()
+            << "\n"
+            << finished["runs"][0].dump() << "\n"
+            << R"({"workload": "thread)";
+  }
+  const ChildResult refused = allocbench(sweep_args("--resume", cut, "1"));
+  EXPECT_EQ(refused.exit_status, 2);
+  EXPECT_NE(refused.err.find("--resume: this command's threads is [1]"), std::string::npos)
+      << refused.err;
+
+  const ChildResult resumed = allocbench(sweep_args("--resume", cut, "1,2"));
+  ASSERT_EQ(resumed.exit_status, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("1 of 4 runs recorded (1 torn line(s) dropped"), std::string::npos)
+      << resumed.err;
+  const Json document = read_json(cut / "run.json");
+  EXPECT_EQ(document["config"]["resumed"], true);
+  ASSERT_EQ(document["runs"].size(), 4u);
+  EXPECT_EQ(document["runs"][0], finished["runs"][0]);  // kept, not measured again
+  std::set<std::string> cells;
+  for (const Json& run : document["runs"]) {
+    EXPECT_EQ(run["status"], "ok");
+    cells.insert(run["threads"].dump() + "/" + run["repetition"].dump());
+  }
+  EXPECT_EQ(cells.size(), 4u);
+  fs::remove_all(full);
+  fs::remove_all(cut);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // in-process run (the results contract), blowup, and the memory sampler.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -12,6 +14,7 @@
 #include "harness/run_command.h"
 #include "harness/run_record.h"
 #include "harness/sweep.h"
+#include "harness/sweep_resume.h"
 #include "harness/thread_list.h"
 #include "workloads/workload.h"
 
@@ -54,6 +57,59 @@ TEST(SweepArgs, DefaultsCoverEveryWorkloadAndAllocator) {
   EXPECT_EQ(options.workloads.size(), 6u);
   EXPECT_EQ(options.allocators, known_allocator_names());
   EXPECT_EQ(options.threads, (std::vector<int>{1, 2, 4}));
+}
+
+TEST(SweepArgs, GateVerifyAndResumeFlags) {
+  const SweepOptions defaults = parse_sweep_args({"--out", "x"}, 2);
+  EXPECT_TRUE(defaults.check);
+  EXPECT_TRUE(defaults.verify);
+  EXPECT_FALSE(defaults.resume);
+  const SweepOptions options = parse_sweep_args(
+      {"--resume", "dir", "--no-check", "--no-verify", "--param", "larson.slots=10"}, 2);
+  EXPECT_FALSE(options.check);
+  EXPECT_FALSE(options.verify);
+  EXPECT_TRUE(options.resume);
+  EXPECT_EQ(options.out, "dir");
+  EXPECT_EQ(options.param_texts, std::vector<std::string>{"larson.slots=10"});
+}
+
+TEST(SweepResume, RefusesADifferentConfigAndNamesTheSetting) {
+  const Json recorded = {{"threads", {1, 2}}, {"reps", 3}, {"command", "allocbench sweep A"}};
+  Json same = recorded;
+  same["command"] = "allocbench sweep --resume d";
+  same["resumed"] = true;
+  EXPECT_NO_THROW(require_same_config(recorded, same));
+  Json other = same;
+  other["reps"] = 5;
+  try {
+    require_same_config(recorded, other);
+    ADD_FAILURE() << "a different reps was accepted";
+  } catch (const UsageError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("reps is 5 but the interrupted sweep's was 3"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("allocbench sweep A"), std::string::npos) << message;
+  }
+}
+
+TEST(SweepResume, ReadsTheHeaderAndCompleteRecordsAndCountsATornLine) {
+  const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                     ("allocbench-partial-" + std::to_string(getpid()) + ".jsonl");
+  const Json record = make_run_record("larson", "glibc", 2, 1, Json::object(), "x");
+  {
+    std::ofstream out(file);
+    out << partial_header({{"cores", 2}}, {{"reps", 3}}, Json::array()).dump() << "\n"
+        << record.dump() << "\n"
+        << R"({"workload": "lar)";
+  }
+  const PartialSweep partial = read_partial(file);
+  EXPECT_EQ(partial.header["schema"], kSchemaVersion);
+  EXPECT_EQ(partial.header["config"]["reps"], 3);
+  ASSERT_EQ(partial.runs.size(), 1u);
+  EXPECT_EQ(cell_key(partial.runs[0]), "larson/glibc/2/1");
+  EXPECT_EQ(partial.unreadable_lines, 1u);
+  std::filesystem::remove(file);
+  EXPECT_THROW(read_partial(file), UsageError);  // nothing to resume
 }
 
 TEST(SweepArgs, ErrorsNameTheFlagAndValue) {
@@ -122,12 +178,30 @@ TEST(RunRecord, HasEveryKeyOfTheContractInOrder) {
   const Json record = run_in_process(request);
   std::vector<std::string> keys;
   for (const auto& item : record.items()) keys.push_back(item.key());
-  EXPECT_EQ(keys, (std::vector<std::string>{
-                      "workload", "allocator", "threads", "repetition", "params", "status",
-                      "exit_status", "signal", "error", "ops", "seconds", "throughput_ops_per_s",
-                      "peak_rss_bytes", "baseline_rss_bytes", "peak_live_bytes", "blowup",
-                      "samples", "counters", "counters_unavailable"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"workload",
+                                            "allocator",
+                                            "threads",
+                                            "repetition",
+                                            "params",
+                                            "status",
+                                            "exit_status",
+                                            "signal",
+                                            "error",
+                                            "ops",
+                                            "seconds",
+                                            "throughput_ops_per_s",
+                                            "peak_rss_bytes",
+                                            "baseline_rss_bytes",
+                                            "peak_live_bytes",
+                                            "blowup",
+                                            "user_seconds",
+                                            "sys_seconds",
+                                            "samples",
+                                            "counters",
+                                            "counters_unavailable"}));
   EXPECT_EQ(record["status"], "ok");
+  EXPECT_GE(record["user_seconds"].get<double>(), 0);
+  EXPECT_GE(record["sys_seconds"].get<double>(), 0);
   EXPECT_EQ(record["ops"], 2 * 2 * 2000);
   EXPECT_EQ(record["peak_live_bytes"], 2000 * 8);
   EXPECT_TRUE(record["params"]["objects"].is_number_integer());
