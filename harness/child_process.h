@@ -15,14 +15,18 @@ struct ChildSpec {
   std::vector<std::string> env;   // the complete environment, NAME=VALUE
   double timeout_s = 60;
   bool with_counters = true;
+  std::string stdin_path = {};  // read as the child's stdin when set; else it inherits ours
 };
 
 struct ChildResult {
   std::string spawn_error;  // non-empty when the child never ran
   bool timed_out = false;
-  int exit_status = -1;  // valid when the child exited
-  int signal = 0;        // the signal that killed it, or 0
-  int64_t max_rss_bytes = -1;
+  int exit_status = -1;        // valid when the child exited
+  int signal = 0;              // the signal that killed it, or 0
+  int64_t max_rss_bytes = -1;  // of the child and its waited-for descendants (the largest one)
+  double user_s = 0;           // rusage of the child and its waited-for descendants
+  double sys_s = 0;
+  int64_t page_faults = 0;  // minor + major
   std::string out;
   std::string err;
   double wall_s = 0;

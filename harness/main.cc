@@ -22,9 +22,11 @@ constexpr const char* kUsage = R"(usage:
                    [--reps R] [--duration S] [--timeout S] [--shard I/N]
                    [--param [WORKLOAD.]NAME=VALUE ...] [--micro|--no-micro]
                    [--micro-min-time S] [--no-progress]
+                   [--suite synthetic|programs|all] [--program PROGRAM=PATH ...]
       Run workloads x allocators x threads x reps in child processes (LD_PRELOAD) and write
       DIR/run.json (schema allocbench-1). Allocators: names from `allocbench list`, a path to a
-      .so, or NAME=PATH.
+      .so, or NAME=PATH. Programs (redis, sqlite, ghostscript, lua, python, g++, z3, ruby) are
+      workloads too: --suite programs, or by name in --workloads.
   allocbench list
       Show the workloads with their parameters, and the allocators found on this machine.
 )";
