@@ -11,6 +11,9 @@ JOBS      ?= $(shell nproc)
 # Also: TIMEOUT=120 (seconds per child), SHARD=2/8, PARAMS="larson.slots=1000 size=16", MICRO=0.
 # The leaderboard ranks by RANK_BY=throughput (default), memory or combined.
 # Before/after a change: make compare A=results/<before> B=results/<after> [THRESHOLD=5%]
+# SUITE=programs (real programs: redis, sqlite, ghostscript, lua, python, g++, z3, ruby) or
+# SUITE=all; WORKLOADS=redis,sqlite picks programs by name too.
+SUITE      ?=
 THREADS    ?=
 WORKLOADS  ?=
 ALLOCATORS ?=
@@ -25,7 +28,7 @@ RUN        ?= results/latest
 RANK_BY    ?=
 THRESHOLD  ?=
 
-sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads $(WORKLOADS)) \
+sweep_args = $(if $(SUITE),--suite $(SUITE)) $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads $(WORKLOADS)) \
              $(if $(ALLOCATORS),--allocators $(ALLOCATORS)) $(if $(REPS),--reps $(REPS)) \
              $(if $(DURATION),--duration $(DURATION)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
              $(if $(SHARD),--shard $(SHARD)) $(foreach p,$(PARAMS),--param $(p)) \
