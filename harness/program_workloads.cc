@@ -34,7 +34,7 @@ const std::vector<ProgramWorkload>& program_workloads() {
       {.name = "redis",
        .summary = "redis-server under the allocator, driven by redis-benchmark over a Unix "
                   "socket (-P 16, SET/GET/LPUSH/LRANGE_100); server I/O threads = threads",
-       .scale = scale(10, "thousands of requests per benchmark test: 5000 x scale"),
+       .scale = scale(5, "requests per benchmark test: 5000 x scale"),
        .input_name = "",
        .generate = nullptr,
        .command = {"/usr/bin/redis-server",
