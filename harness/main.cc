@@ -8,6 +8,7 @@
 
 #include "harness/cli_args.h"
 #include "harness/list_command.h"
+#include "harness/program_workloads.h"
 #include "harness/run_command.h"
 #include "harness/sweep.h"
 #include "workloads/workload.h"
@@ -27,6 +28,8 @@ constexpr const char* kUsage = R"(usage:
       DIR/run.json (schema allocbench-1). Allocators: names from `allocbench list`, a path to a
       .so, or NAME=PATH. Programs (redis, sqlite, ghostscript, lua, python, g++, z3, ruby) are
       workloads too: --suite programs, or by name in --workloads.
+  allocbench input PROGRAM [--scale N]
+      Print the input a program workload gets (e.g. to profile the program by hand).
   allocbench list
       Show the workloads with their parameters, and the allocators found on this machine.
 )";
@@ -44,13 +47,14 @@ int main(int argc, char** argv) {
   try {
     if (command == "run") return allocbench::run_command(rest);
     if (command == "list") return allocbench::list_command(rest);
+    if (command == "input") return allocbench::program_input_command(rest);
     if (command == "sweep") {
       std::string line = "allocbench";
       for (const std::string& arg : args) line += " " + arg;
       return allocbench::sweep_command(rest, line);
     }
     throw allocbench::UsageError(
-        fmt::format("unknown command '{}' (run, sweep, list, help)", command));
+        fmt::format("unknown command '{}' (run, sweep, list, input, help)", command));
   } catch (const allocbench::UsageError& error) {
     fmt::print(stderr, "allocbench {}: {}\n", command, error.what());
     return 2;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "harness/child_process.h"
+#include "harness/cli_args.h"
 #include "harness/programs/inputs.h"
 #include "harness/server_process.h"
 
@@ -167,6 +168,26 @@ const Workload& program_as_workload(const ProgramWorkload& program) {
     return list;
   }();
   return mirrors.at(static_cast<size_t>(&program - program_workloads().data()));
+}
+
+int program_input_command(const std::vector<std::string>& args) {
+  ArgList list(args);
+  const std::string name = list.next_positional("program");
+  const ProgramWorkload* program = find_program(name);
+  if (program == nullptr) {
+    throw UsageError(fmt::format("unknown program '{}' ({})", name, program_names()));
+  }
+  std::map<std::string, std::string> given;
+  while (!list.done()) {
+    const std::string flag = list.next_flag();
+    given[flag] = list.value(flag);
+  }
+  const Params params = resolve_params(program_as_workload(*program), given);
+  const auto scale = static_cast<int64_t>(params.get_uint("scale"));
+  const std::string text =
+      program->generate != nullptr ? program->generate(scale) : program->check_input(scale);
+  fmt::print("{}", text);
+  return 0;
 }
 
 std::string digest_of(const std::string& text) {

@@ -87,6 +87,9 @@ class ProgramRunner {
   std::map<std::string, std::string> reference_digests_;
 };
 
+// `allocbench input PROGRAM [--scale N]`: prints the program's generated input.
+int program_input_command(const std::vector<std::string>& args);
+
 // FNV-1a (64-bit) of `text`, as 16 hex digits.
 std::string digest_of(const std::string& text);
 
