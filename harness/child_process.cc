@@ -172,8 +172,8 @@ ChildResult run_child(const ChildSpec& spec) {
   }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   result.max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
-  result.user_s = static_cast<double>(usage.ru_utime.tv_sec) + usage.ru_utime.tv_usec * 1e-6;
-  result.sys_s = static_cast<double>(usage.ru_stime.tv_sec) + usage.ru_stime.tv_usec * 1e-6;
+  result.user_seconds = static_cast<double>(usage.ru_utime.tv_sec) + usage.ru_utime.tv_usec / 1e6;
+  result.sys_seconds = static_cast<double>(usage.ru_stime.tv_sec) + usage.ru_stime.tv_usec / 1e6;
   result.page_faults = static_cast<int64_t>(usage.ru_minflt) + usage.ru_majflt;
   if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);

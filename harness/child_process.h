@@ -23,10 +23,10 @@ struct ChildResult {
   bool timed_out = false;
   int exit_status = -1;        // valid when the child exited
   int signal = 0;              // the signal that killed it, or 0
-  int64_t max_rss_bytes = -1;  // of the child and its waited-for descendants (the largest one)
-  double user_s = 0;           // rusage of the child and its waited-for descendants
-  double sys_s = 0;
-  int64_t page_faults = 0;  // minor + major
+  int64_t max_rss_bytes = -1;
+  double user_seconds = 0;  // CPU time of the child and its threads, from wait4's rusage
+  double sys_seconds = 0;
+  int64_t page_faults = 0;  // minor + major, of the child and its waited-for descendants
   std::string out;
   std::string err;
   double wall_s = 0;

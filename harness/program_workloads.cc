@@ -353,8 +353,8 @@ ProgramRunner::Outcome ProgramRunner::run_once(const ProgramWorkload& program,
     record["exit_status"] = child.exit_status >= 0 ? Json(child.exit_status) : Json(nullptr);
     record["signal"] = child.signal != 0 ? Json(child.signal) : Json(nullptr);
     if (child.max_rss_bytes > 0) record["peak_rss_bytes"] = child.max_rss_bytes;
-    record["user_seconds"] = child.user_s;
-    record["sys_seconds"] = child.sys_s;
+    record["user_seconds"] = child.user_seconds;
+    record["sys_seconds"] = child.sys_seconds;
     record["page_faults"] = child.page_faults;
     if (!child.counters.empty()) {
       record["counters"] = child.counters;
