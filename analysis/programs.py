@@ -7,8 +7,8 @@ time        per run: its wall time (seconds), or for a program whose metric is a
             every program alike.
 ratio       per allocator and case: the median over its successful repetitions, divided by
             glibc's median in the same case (1.0 = as glibc; below 1 is faster or leaner).
-            For redis the "glibc" run is redis as Debian ships it, with its own jemalloc: the
-            harness preloads nothing there.
+            (Debian's redis links jemalloc; the harness preloads a shim into its glibc runs so
+            that they use glibc's malloc.)
 failure     an allocator fails a case when any repetition failed, timed out or printed output
             that differs from glibc's (wrong_output), or when none succeeded. A failed case
             scores 1 / FAILURE_FACTOR x the worst successful ratio in that case.
@@ -143,8 +143,7 @@ def leaderboard_sections(programs: pd.DataFrame) -> list[tuple[str, list[str], l
              "peak RSS (of the whole process tree; for redis the server alone) divided by "
              "glibc's in the same case; lower is better. Score: geometric mean over the cases; "
              f"a failed case (failed, timeout, wrong_output) counts {1 / FAILURE_FACTOR:g} x the "
-             "worst successful ratio. For redis, 'glibc' is Debian's redis with its own jemalloc "
-             "(nothing preloaded).")
+             "worst successful ratio. ")
     if not has_base:
         intro = "No glibc runs in this results file: ratios need glibc as the baseline."
     score_rows = [[str(i + 1), r.allocator, _f(r.time_score), _f(r.rss_score), str(r.cases),

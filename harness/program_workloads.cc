@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "harness/allocators.h"
 #include "harness/child_process.h"
 #include "harness/cli_args.h"
 #include "harness/programs/inputs.h"
@@ -47,6 +48,7 @@ const std::vector<ProgramWorkload>& program_workloads() {
        .metric = "requests_per_s",
        .higher_is_better = true,
        .threaded = true,
+       .own_allocator = true,
        .server = true,
        .client = {"/usr/bin/redis-benchmark",
                   "redis-tools",
@@ -310,6 +312,15 @@ std::string child_failure(const ChildResult& child, double timeout_s, const std:
   return "";
 }
 
+// glibc's malloc as a library to preload (see own_allocator), next to libhalloc.so.
+std::string glibc_malloc_library() {
+  const std::string path = executable_directory() + "/../lib/liballocbench-glibc-malloc.so";
+  if (access(path.c_str(), R_OK) != 0) {
+    throw std::runtime_error(path + " is missing: build the allocbench-glibc-malloc target");
+  }
+  return fs::weakly_canonical(path).string();
+}
+
 double seconds_of(const timeval& time) {
   return static_cast<double>(time.tv_sec) + static_cast<double>(time.tv_usec) * 1e-6;
 }
@@ -335,6 +346,11 @@ ProgramRunner::Outcome ProgramRunner::run_once(const ProgramWorkload& program,
       return outcome;
     }
   }
+  const std::string allocator =
+      preload.empty() && program.own_allocator ? glibc_malloc_library() : preload;
+  if (allocator.empty() != preload.empty()) {
+    record["allocator_library"] = allocator;
+  }
   const ScratchDir dir(program.name == "g++" ? "gxx" : program.name);
   Placeholders values{.dir = dir.path(),
                       .input = dir.path() + "/" + program.input_name,
@@ -346,7 +362,7 @@ ProgramRunner::Outcome ProgramRunner::run_once(const ProgramWorkload& program,
 
   if (!program.server) {
     ChildSpec spec{.argv = argv_of(binary, program.command, values),
-                   .env = environment_with_preload(preload),
+                   .env = environment_with_preload(allocator),
                    .timeout_s = timeout_s,
                    .with_counters = true};
     const ChildResult child = run_child(spec);
@@ -381,7 +397,7 @@ ProgramRunner::Outcome ProgramRunner::run_once(const ProgramWorkload& program,
   ServerProcess server;
   outcome.status = "failed";
   outcome.error = server.start(argv_of(binary, program.command, values),
-                               environment_with_preload(preload), dir.path() + "/server.log");
+                               environment_with_preload(allocator), dir.path() + "/server.log");
   if (outcome.error.empty()) {
     outcome.error = server.wait_until_ready(values.socket, std::min(left(), 30.0));
   }

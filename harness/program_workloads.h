@@ -36,6 +36,9 @@ struct ProgramWorkload {
   std::string metric;                      // "seconds" (wall) or "requests_per_s"
   bool higher_is_better;
   bool threaded;  // runs at every thread count of the sweep; otherwise once, with 1 thread
+  // The program links an allocator of its own (Debian's redis: jemalloc); its glibc runs
+  // preload liballocbench-glibc-malloc.so (programs/glibc_malloc.c) so they measure glibc.
+  bool own_allocator = false;
   // Servers only: the client whose output gives the metric, then the check whose output is
   // digested (its stdin the text of `check_input`).
   bool server = false;
