@@ -140,10 +140,10 @@ def leaderboard_sections(programs: pd.DataFrame) -> list[tuple[str, list[str], l
     table = scores(stats)
     has_base = (stats["allocator"] == BASELINE).any()
     intro = ("Each program's median wall time (redis: time per request, from requests/s) and "
-             "peak RSS (of the whole process tree; for redis the server alone) divided by "
+             "peak RSS (the largest process of the tree; for redis the server) divided by "
              "glibc's in the same case; lower is better. Score: geometric mean over the cases; "
              f"a failed case (failed, timeout, wrong_output) counts {1 / FAILURE_FACTOR:g} x the "
-             "worst successful ratio. ")
+             "worst successful ratio.")
     if not has_base:
         intro = "No glibc runs in this results file: ratios need glibc as the baseline."
     score_rows = [[str(i + 1), r.allocator, _f(r.time_score), _f(r.rss_score), str(r.cases),
