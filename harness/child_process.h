@@ -21,8 +21,8 @@ struct ChildSpec {
 struct ChildResult {
   std::string spawn_error;  // non-empty when the child never ran
   bool timed_out = false;
-  int exit_status = -1;        // valid when the child exited
-  int signal = 0;              // the signal that killed it, or 0
+  int exit_status = -1;  // valid when the child exited
+  int signal = 0;        // the signal that killed it, or 0
   int64_t max_rss_bytes = -1;
   double user_seconds = 0;  // CPU time of the child and its threads, from wait4's rusage
   double sys_seconds = 0;
