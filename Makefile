@@ -12,6 +12,9 @@ JOBS      ?= $(shell nproc)
 # CHECK=0 (skip the correctness gate), VERIFY=0 (workloads do not verify their blocks).
 # The leaderboard ranks by RANK_BY=throughput (default), memory or combined.
 # Before/after a change: make compare A=results/<before> B=results/<after> [THRESHOLD=5%]
+# SUITE=programs (real programs: redis, sqlite, ghostscript, lua, python, g++, z3, ruby) or
+# SUITE=all; WORKLOADS=redis,sqlite picks programs by name too.
+SUITE      ?=
 THREADS    ?=
 WORKLOADS  ?=
 ALLOCATORS ?=
@@ -28,7 +31,7 @@ RUN        ?= results/latest
 RANK_BY    ?=
 THRESHOLD  ?=
 
-sweep_args = $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads $(WORKLOADS)) \
+sweep_args = $(if $(SUITE),--suite $(SUITE)) $(if $(THREADS),--threads $(THREADS)) $(if $(WORKLOADS),--workloads $(WORKLOADS)) \
              $(if $(ALLOCATORS),--allocators $(ALLOCATORS)) $(if $(REPS),--reps $(REPS)) \
              $(if $(DURATION),--duration $(DURATION)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
              $(if $(SHARD),--shard $(SHARD)) $(foreach p,$(PARAMS),--param $(p)) \

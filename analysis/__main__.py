@@ -42,10 +42,15 @@ def _save(fig, stem: Path, formats=("png", "svg"), dpi: int = 110) -> list[Path]
 
 def cmd_plots(df, args) -> list[Path]:
     from .figures import run_figures
+    from .programs import programs_figure, split
     out = _out_dir(args, "figures")
     written = []
-    for stem, fig in run_figures(df).items():
-        written += _save(fig, out / stem)
+    df, program_runs = split(df)
+    if not df.empty:
+        for stem, fig in run_figures(df).items():
+            written += _save(fig, out / stem)
+    if not program_runs.empty:
+        written += _save(programs_figure(program_runs), out / "programs")
     return written
 
 
@@ -54,22 +59,29 @@ def cmd_leaderboard(df, args) -> list[Path]:
     from . import summary as S
     from .leaderboard import render_html, render_markdown
     from .paper import keys_run, load_paper, overview_comparison_figure
+    from .programs import programs_figure, split
     out = _out_dir(args, None)
     out.mkdir(parents=True, exist_ok=True)
-    workloads = S.ordered_workloads(df["workload"].unique())
-    figs = {"Overview": F.overview_figure(df)}
-    for w in workloads:
-        figs[f"{w}: throughput vs threads"] = F.throughput_figure(df, w)
-    figs["Memory blowup and peak RSS"] = F.memory_figure(df)
+    synthetic, program_runs = split(df)
+    figs = {}
+    if not synthetic.empty:
+        workloads = S.ordered_workloads(synthetic["workload"].unique())
+        figs["Overview"] = F.overview_figure(synthetic)
+        for w in workloads:
+            figs[f"{w}: throughput vs threads"] = F.throughput_figure(synthetic, w)
+        figs["Memory blowup and peak RSS"] = F.memory_figure(synthetic)
     if df.attrs.get("micro"):
         figs["Microbenchmarks"] = F.micro_figure(df)
-    if keys_run(df):
+    if not synthetic.empty and keys_run(synthetic):
         figs["Speedup beside the Hoard paper (ASPLOS 2000)"] = overview_comparison_figure(
-            df, load_paper())
+            synthetic, load_paper())
+    if not program_runs.empty:
+        figs["Real programs: time and peak RSS relative to glibc"] = programs_figure(program_runs)
     md = out / "leaderboard.md"
     links = {}
     for cap, rel in (("overview", "figures/overview.png"),
                      ("memory blowup and peak RSS", "figures/memory.png"),
+                     ("real programs relative to glibc", "figures/programs.png"),
                      ("microbenchmarks", "figures/micro.png"),
                      ("speedup beside the Hoard paper", "paper/paper-comparison.png")):
         if (out / rel).exists():  # written by `plots` / `paper`
@@ -197,8 +209,15 @@ def main(argv=None) -> int:
         return 2
     for note in df.attrs.get("warnings", []):
         print(f"warning: {note}", file=sys.stderr)
+    from .programs import split
+    synthetic = split(df)[0]
+    if args.command in ("paper", "ablation"):  # real programs have their own figure and section
+        if synthetic.empty:
+            print(f"{args.command}: no synthetic workloads in {args.run}; nothing to write")
+            return 0
+        df = synthetic
     if args.command == "plots":
-        warns = variation_warnings(cell_stats(df, "throughput"))
+        warns = variation_warnings(cell_stats(synthetic, "throughput"))
         if warns:
             print(f"warning: {len(warns)} point(s) whose repetitions vary by more than 10%, "
                   f"e.g. {warns[0]}", file=sys.stderr)

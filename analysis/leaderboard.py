@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import micro as M
+from . import programs
 from . import stats as ST
 from . import summary as S
 from .conditions import alerts, condition_lines
@@ -267,6 +268,13 @@ def scoring_method(rank_by: str) -> str:
 
 
 def _sections(df: pd.DataFrame, rank_by: str = "throughput") -> list[Section]:
+    df, program_runs = programs.split(df)  # real programs: sections of their own (programs.py)
+    tail = [Section(title, header, rows, text)
+            for title, header, rows, text in programs.leaderboard_sections(program_runs)]
+    return (_synthetic_sections(df, rank_by) if not df.empty else []) + tail
+
+
+def _synthetic_sections(df: pd.DataFrame, rank_by: str = "throughput") -> list[Section]:
     sc = scores(df, rank_by)
     state = correctness(df)
     out: list[Section] = []

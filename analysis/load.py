@@ -59,6 +59,9 @@ _RUN_FIELDS: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "kind": (("str",), False, True),
     "metric": (("dict",), False, True),
     "output_digest": (("str",), False, True),
+    "output_matches_glibc": (("bool",), False, True),
+    "page_faults": (("number",), False, True),
+    "allocator_library": (("str",), False, True),
     "sharing": (("dict",), False, True),
 }
 
@@ -230,7 +233,8 @@ def _validate_run(run: Any) -> list[str]:
             problems.append(f'{label}: "{key}" must be >= 1, got {run[key]}')
     if _kind(run.get("repetition")) == "int" and run["repetition"] < 0:
         problems.append(f'{label}: "repetition" must be >= 0, got {run["repetition"]}')
-    if status == "ok" and "throughput_ops_per_s" in run and run["throughput_ops_per_s"] is None:
+    if (status == "ok" and "throughput_ops_per_s" in run and run["throughput_ops_per_s"] is None
+            and run.get("kind") != "program"):  # a program's measure is its metric
         problems.append(f'{label}: status is "ok" but "throughput_ops_per_s" is null')
     counters = run.get("counters")
     if isinstance(counters, dict):
@@ -389,6 +393,14 @@ def _run_rows(doc: dict, path: Path) -> list[dict]:
             row[f"counter.{name}"] = float(v) if v is not None else math.nan
         row["counters_unavailable"] = run.get("counters_unavailable") or {}
         row["kind"] = run.get("kind") or "synthetic"
+        metric = run.get("metric") if isinstance(run.get("metric"), dict) else {}
+        row["metric_name"] = metric.get("name")
+        value = metric.get("value")
+        row["metric_value"] = float(value) if isinstance(value, (int, float)) else math.nan
+        row["higher_is_better"] = metric.get("higher_is_better")
+        row["output_digest"] = run.get("output_digest")
+        v = run.get("page_faults")
+        row["page_faults"] = float(v) if v is not None else math.nan
         rows.append(row)
     return rows
 
@@ -457,13 +469,14 @@ def load_results(paths: Iterable[Path | str] | Path | str) -> pd.DataFrame:
 
     base_cols = ["run_id", "file", "workload", "allocator", "threads", "repetition", "status",
                  "error", "exit_status", "signal", *(_NUMERIC.values()), "params", "samples",
-                 "counters_unavailable", "kind"]
+                 "counters_unavailable", "kind", "metric_name", "metric_value",
+                 "higher_is_better", "output_digest", "page_faults"]
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=base_cols)
     counter_cols = sorted(c for c in df.columns if c.startswith("counter."))
     df = df[base_cols + counter_cols]
-    for col in _NUMERIC.values():
+    for col in (*_NUMERIC.values(), "metric_value", "page_faults"):
         df[col] = df[col].astype(float)
     for col in counter_cols:
         df[col] = df[col].astype(float)

@@ -51,8 +51,9 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }
 
 // Runs in the forked child: only async-signal-safe calls until exec.
-[[noreturn]] void become_child(Pipe& out, Pipe& err, Pipe& go, char** argv, char** envp) {
+[[noreturn]] void become_child(Pipe& out, Pipe& err, Pipe& go, int in, char** argv, char** envp) {
   setpgid(0, 0);  // its own group, so a timeout kills its descendants too
+  if (in >= 0) dup2(in, STDIN_FILENO);
   dup2(out.write_end, STDOUT_FILENO);
   dup2(err.write_end, STDERR_FILENO);
   char byte;
@@ -101,13 +102,20 @@ ChildResult run_child(const ChildSpec& spec) {
     result.spawn_error = std::string("pipe: ") + std::strerror(errno);
     return result;
   }
+  const int in = spec.stdin_path.empty() ? -1 : open(spec.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!spec.stdin_path.empty() && in < 0) {
+    result.spawn_error = "cannot open " + spec.stdin_path + ": " + std::strerror(errno);
+    return result;
+  }
   const auto began = std::chrono::steady_clock::now();
   const pid_t pid = fork();
   if (pid < 0) {
+    if (in >= 0) close(in);
     result.spawn_error = std::string("fork: ") + std::strerror(errno);
     return result;
   }
-  if (pid == 0) become_child(out, err, go, argv.data(), envp.data());
+  if (pid == 0) become_child(out, err, go, in, argv.data(), envp.data());
+  if (in >= 0) close(in);
   setpgid(pid, pid);  // also here, so the group exists before any kill
   out.close_write();
   err.close_write();
@@ -166,6 +174,7 @@ ChildResult run_child(const ChildSpec& spec) {
   result.max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
   result.user_seconds = static_cast<double>(usage.ru_utime.tv_sec) + usage.ru_utime.tv_usec / 1e6;
   result.sys_seconds = static_cast<double>(usage.ru_stime.tv_sec) + usage.ru_stime.tv_usec / 1e6;
+  result.page_faults = static_cast<int64_t>(usage.ru_minflt) + usage.ru_majflt;
   if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   if (spec.with_counters) counters.read_into(result.counters, result.counters_unavailable);

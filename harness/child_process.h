@@ -15,6 +15,7 @@ struct ChildSpec {
   std::vector<std::string> env;   // the complete environment, NAME=VALUE
   double timeout_s = 60;
   bool with_counters = true;
+  std::string stdin_path = {};  // read as the child's stdin when set; else it inherits ours
 };
 
 struct ChildResult {
@@ -25,6 +26,7 @@ struct ChildResult {
   int64_t max_rss_bytes = -1;
   double user_seconds = 0;  // CPU time of the child and its threads, from wait4's rusage
   double sys_seconds = 0;
+  int64_t page_faults = 0;  // minor + major, of the child and its waited-for descendants
   std::string out;
   std::string err;
   double wall_s = 0;

@@ -1,9 +1,11 @@
 #include "harness/list_command.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "harness/allocators.h"
 #include "harness/cli_args.h"
+#include "harness/program_workloads.h"
 #include "workloads/workload.h"
 
 namespace allocbench {
@@ -17,6 +19,14 @@ int list_command(const std::vector<std::string>& args) {
       fmt::print("      --{:<12} {:<10} {}\n", spec.name, fmt::format("{}", spec.default_value),
                  spec.help);
     }
+  }
+  fmt::print("\nPrograms (sweep --suite programs, or --workloads NAME; from Debian packages):\n");
+  for (const ProgramWorkload& program : program_workloads()) {
+    const bool found = access(program.command.binary.c_str(), X_OK) == 0;
+    fmt::print("  {:<14} {:<6} {} [{}; {}]\n", program.name, found ? "found" : "-", program.summary,
+               program.command.package, program.threaded ? "threaded" : "single-threaded");
+    fmt::print("      --{:<12} {:<10} {}\n", program.scale.name,
+               fmt::format("{}", program.scale.default_value), program.scale.help);
   }
   fmt::print(
       "\nAllocators (or any path to a .so, or NAME=PATH; the halloc-abl-* steps only when "

@@ -14,6 +14,7 @@
 #include "harness/check_command.h"
 #include "harness/cli_args.h"
 #include "harness/list_command.h"
+#include "harness/program_workloads.h"
 #include "harness/run_command.h"
 #include "harness/sweep.h"
 #include "workloads/workload.h"
@@ -34,11 +35,14 @@ constexpr const char* kSweepUsage =
                    [--reps R] [--duration S] [--timeout S] [--shard I/N]
                    [--param [WORKLOAD.]NAME=VALUE ...] [--micro|--no-micro]
                    [--micro-min-time S] [--no-progress] [--no-check] [--no-verify]
+                   [--suite synthetic|programs|all] [--program PROGRAM=PATH ...]
   allocbench sweep --resume DIR [the interrupted sweep's flags]
       Run the correctness gate on every allocator (skip it with --no-check), then workloads x
       allocators x threads x reps in child processes (LD_PRELOAD), and write DIR/run.json
       (schema allocbench-1). Allocators: names from `allocbench list`, a path to a .so, or
-      NAME=PATH. --resume continues from DIR/run.json.partial.jsonl, skipping recorded runs.
+      NAME=PATH. Programs (redis, sqlite, ghostscript, lua, python, g++, z3, ruby) are
+      workloads too: --suite programs, or by name in --workloads. --resume continues from
+      DIR/run.json.partial.jsonl, skipping recorded runs.
 )";
 
 constexpr const char* kCheckUsage =
@@ -47,15 +51,19 @@ constexpr const char* kCheckUsage =
       `FAIL name: why` per check. Exit 0 all passed, 1 some failed, 2 usage error.
 )";
 
+constexpr const char* kInputUsage = R"(  allocbench input PROGRAM [--scale N]
+      Print the input a program workload gets (e.g. to profile the program by hand).
+)";
+
 constexpr const char* kListUsage = R"(  allocbench list
       Show the workloads with their parameters, and the allocators found on this machine.
 )";
 
 void print_usage(FILE* stream, const char* only = nullptr) {
   fmt::print(stream, "usage:\n");
-  for (const auto& [name, text] :
-       {std::pair{"run", kRunUsage}, std::pair{"sweep", kSweepUsage},
-        std::pair{"check", kCheckUsage}, std::pair{"list", kListUsage}}) {
+  for (const auto& [name, text] : {std::pair{"run", kRunUsage}, std::pair{"sweep", kSweepUsage},
+                                   std::pair{"check", kCheckUsage}, std::pair{"input", kInputUsage},
+                                   std::pair{"list", kListUsage}}) {
     if (only == nullptr || std::string(only) == name) fmt::print(stream, "{}", text);
   }
 }
@@ -85,13 +93,14 @@ int main(int argc, char** argv) {
     if (command == "list") return allocbench::list_command(rest);
     if (command == "check") return allocbench::check_command(rest);
     if (command == "check-child") return allocbench::check_child_command(rest);
+    if (command == "input") return allocbench::program_input_command(rest);
     if (command == "sweep") {
       std::string line = "allocbench";
       for (const std::string& arg : args) line += " " + arg;
       return allocbench::sweep_command(rest, line);
     }
     throw allocbench::UsageError(
-        fmt::format("unknown command '{}' (run, sweep, check, list, help)", command));
+        fmt::format("unknown command '{}' (run, sweep, check, list, input, help)", command));
   } catch (const allocbench::UsageError& error) {
     fmt::print(stderr, "allocbench {}: {}\n", command, error.what());
     return 2;

@@ -13,6 +13,7 @@
 #include "harness/child_process.h"
 #include "harness/cli_args.h"
 #include "harness/machine_info.h"
+#include "harness/program_workloads.h"
 #include "harness/progress.h"
 #include "harness/run_command.h"
 #include "harness/run_record.h"
@@ -28,6 +29,30 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A synthetic workload, or a program workload seen as one; nullptr when neither.
+const Workload* any_workload(const std::string& name) {
+  if (const Workload* workload = find_workload(name)) return workload;
+  if (const ProgramWorkload* program = find_program(name)) return &program_as_workload(*program);
+  return nullptr;
+}
+
+// The workloads of --suite: the synthetic ones, the programs, or both.
+std::vector<std::string> suite_workloads(const std::string& suite) {
+  std::vector<std::string> names;
+  if (suite != "synthetic" && suite != "programs" && suite != "all") {
+    throw UsageError(fmt::format("--suite: '{}' is not synthetic, programs or all", suite));
+  }
+  if (suite != "programs") {
+    for (const Workload* workload : all_workloads()) {
+      if (workload->name != "noop") names.push_back(workload->name);
+    }
+  }
+  if (suite != "synthetic") {
+    for (const ProgramWorkload& program : program_workloads()) names.push_back(program.name);
+  }
+  return names;
+}
+
 // "[WORKLOAD.]NAME=VALUE" into options.params, checked against the selected workloads.
 void add_param(SweepOptions& options, const std::string& text) {
   const size_t equals = text.find('=');
@@ -41,14 +66,14 @@ void add_param(SweepOptions& options, const std::string& text) {
   if (dot != std::string::npos) {
     only = name.substr(0, dot);
     name = name.substr(dot + 1);
-    if (find_workload(only) == nullptr) {
+    if (any_workload(only) == nullptr) {
       throw UsageError(fmt::format("--param: unknown workload '{}' in '{}'", only, text));
     }
   }
   bool used = false;
   for (const std::string& workload_name : options.workloads) {
     if (!only.empty() && workload_name != only) continue;
-    const Workload& workload = *find_workload(workload_name);
+    const Workload& workload = *any_workload(workload_name);
     for (const ParamSpec& spec : workload.params) {
       if (spec.name == name) {
         options.params[workload_name][name] = value;
@@ -66,6 +91,7 @@ void add_param(SweepOptions& options, const std::string& text) {
 SweepOptions parse_sweep_args(const std::vector<std::string>& args, int cores) {
   SweepOptions options;
   std::vector<std::string> param_texts;
+  std::string suite = "synthetic";
   ArgList list(args);
   while (!list.done()) {
     const std::string flag = list.next_flag();
@@ -74,11 +100,23 @@ SweepOptions parse_sweep_args(const std::vector<std::string>& args, int cores) {
     } else if (flag == "workloads") {
       options.workloads = split_list(flag, list.value(flag));
       for (const std::string& name : options.workloads) {
-        if (find_workload(name) == nullptr || name == "noop") {
-          throw UsageError(fmt::format("--workloads: unknown workload '{}' (known: {})", name,
-                                       workload_names()));
+        if (any_workload(name) == nullptr || name == "noop") {
+          throw UsageError(
+              fmt::format("--workloads: unknown workload '{}' (known: {}; programs: {})", name,
+                          workload_names(), program_names()));
         }
       }
+    } else if (flag == "suite") {
+      suite = list.value(flag);
+      suite_workloads(suite);  // checks the name now
+    } else if (flag == "program") {
+      const std::string text = list.value(flag);
+      const size_t equals = text.find('=');
+      if (equals == std::string::npos || find_program(text.substr(0, equals)) == nullptr) {
+        throw UsageError(fmt::format("--program: '{}' should be PROGRAM=PATH (programs: {})", text,
+                                     program_names()));
+      }
+      options.program_binaries[text.substr(0, equals)] = text.substr(equals + 1);
     } else if (flag == "allocators") {
       options.allocators = split_list(flag, list.value(flag));
     } else if (flag == "reps") {
@@ -129,11 +167,7 @@ SweepOptions parse_sweep_args(const std::vector<std::string>& args, int cores) {
     }
   }
   if (options.out.empty()) throw UsageError("sweep: --out DIR (or --resume DIR) is required");
-  if (options.workloads.empty()) {
-    for (const Workload* workload : all_workloads()) {
-      if (workload->name != "noop") options.workloads.push_back(workload->name);
-    }
-  }
+  if (options.workloads.empty()) options.workloads = suite_workloads(suite);
   if (options.allocators.empty()) options.allocators = known_allocator_names();
   if (options.threads.empty()) options.threads = default_thread_list(cores);
   for (const std::string& text : param_texts) add_param(options, text);
@@ -141,9 +175,9 @@ SweepOptions parse_sweep_args(const std::vector<std::string>& args, int cores) {
   // Every workload's parameters, checked now rather than in a child minutes later.
   for (const std::string& name : options.workloads) {
     const auto given = options.params.find(name);
-    resolve_params(*find_workload(name), given == options.params.end()
-                                             ? std::map<std::string, std::string>{}
-                                             : given->second);
+    resolve_params(*any_workload(name), given == options.params.end()
+                                            ? std::map<std::string, std::string>{}
+                                            : given->second);
   }
   return options;
 }
@@ -158,6 +192,16 @@ std::vector<Cell> plan_cells(size_t workloads, size_t allocators, size_t threads
     }
   }
   return cells;
+}
+
+std::vector<Cell> drop_repeated_thread_counts(const std::vector<Cell>& cells,
+                                              const std::vector<std::string>& workloads) {
+  std::vector<Cell> kept;
+  for (const Cell& cell : cells) {
+    const ProgramWorkload* program = find_program(workloads[cell.workload]);
+    if (program == nullptr || program->threaded || cell.threads == 0) kept.push_back(cell);
+  }
+  return kept;
 }
 
 std::vector<Cell> shard_cells(const std::vector<Cell>& cells, int index, int count) {
@@ -180,6 +224,7 @@ struct Sweep {
   std::vector<Json> baselines;  // per allocator: median noop peak RSS, or null
   std::vector<Json> verdicts;   // per allocator: the gate's JSON, or null
   std::string executable = executable_path();
+  ProgramRunner programs;
 };
 
 std::string preload_of(const AllocatorInfo& allocator) {
@@ -261,8 +306,30 @@ std::string failure_of(const ChildResult& child, double timeout_s, std::string& 
   return "";
 }
 
-Json measure_cell(const Sweep& sweep, const Cell& cell) {
+// A program workload's cell (program_workloads.h): one command, or a server and its client.
+Json measure_program_cell(Sweep& sweep, const Cell& cell, const ProgramWorkload& program) {
   const SweepOptions& options = sweep.options;
+  const AllocatorInfo& allocator = sweep.allocators[cell.allocator];
+  const int threads = program.threaded ? options.threads[cell.threads] : 1;
+  const Params params = resolve_params(program_as_workload(program),
+                                       child_params(options, program_as_workload(program)));
+  if (!allocator.found) {
+    Json record = make_run_record(program.name, allocator.name, threads, cell.repetition,
+                                  {{"scale", params.get_uint("scale")}}, "not run");
+    record["kind"] = "program";
+    mark_unsuccessful(record, "skipped", allocator.note.value_or("allocator not found"));
+    record["exit_status"] = nullptr;
+    return record;
+  }
+  return sweep.programs.measure(program, allocator.name, preload_of(allocator), threads,
+                                cell.repetition, static_cast<int64_t>(params.get_uint("scale")));
+}
+
+Json measure_cell(Sweep& sweep, const Cell& cell) {
+  const SweepOptions& options = sweep.options;
+  if (const ProgramWorkload* program = find_program(options.workloads[cell.workload])) {
+    return measure_program_cell(sweep, cell, *program);
+  }
   const AllocatorInfo& allocator = sweep.allocators[cell.allocator];
   const Workload& workload = *find_workload(options.workloads[cell.workload]);
   const int threads = options.threads[cell.threads];
@@ -406,7 +473,12 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
 }  // namespace
 
 int run_sweep(const SweepOptions& options) {
-  Sweep sweep{.options = options, .allocators = {}, .baselines = {}, .verdicts = {}};
+  Sweep sweep{.options = options,
+              .allocators = {},
+              .baselines = {},
+              .verdicts = {},
+              .programs = ProgramRunner(
+                  {.binaries = options.program_binaries, .timeout_s = options.timeout_s})};
   std::set<std::string> names;
   for (const std::string& spec : options.allocators) {
     AllocatorInfo allocator = resolve_allocator(spec);
@@ -423,10 +495,11 @@ int run_sweep(const SweepOptions& options) {
   Json machine = machine_info();
   const Json config = config_json(sweep);
 
-  std::vector<Cell> cells =
-      shard_cells(plan_cells(options.workloads.size(), sweep.allocators.size(),
-                             options.threads.size(), options.reps),
-                  options.shard_index, options.shard_count);
+  std::vector<Cell> cells = shard_cells(
+      drop_repeated_thread_counts(plan_cells(options.workloads.size(), sweep.allocators.size(),
+                                             options.threads.size(), options.reps),
+                                  options.workloads),
+      options.shard_index, options.shard_count);
   std::map<std::string, size_t> index_of;  // cell key -> index in `cells`
   for (size_t i = 0; i < cells.size(); ++i) {
     const Cell& cell = cells[i];

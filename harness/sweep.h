@@ -26,6 +26,8 @@ struct SweepOptions {
   bool check = true;   // run the correctness gate first (--no-check skips it)
   bool verify = true;  // verify mode in the workloads (--no-verify for pure speed)
   std::vector<std::string> param_texts;  // --param values as given, for the record
+  // Program workloads (program_workloads.h): executables given with --program NAME=PATH.
+  std::map<std::string, std::string> program_binaries;
   std::string out;
   bool resume = false;  // --resume DIR: continue the interrupted sweep in DIR
   std::string command;  // the command line, for the record
@@ -44,6 +46,10 @@ struct Cell {
 
 // Every cell in the contract's order (workload, allocator, threads, repetition).
 std::vector<Cell> plan_cells(size_t workloads, size_t allocators, size_t threads, int reps);
+// Drops the cells of single-threaded programs at every thread count but the first: such a
+// program runs once per repetition, recorded with 1 thread.
+std::vector<Cell> drop_repeated_thread_counts(const std::vector<Cell>& cells,
+                                              const std::vector<std::string>& workloads);
 // Shard i of n (1-based): every n-th cell starting at the i-th, so shards are disjoint, cover
 // everything, and each gets a fair mix of workloads and allocators.
 std::vector<Cell> shard_cells(const std::vector<Cell>& cells, int index, int count);
