@@ -27,7 +27,8 @@ STATUSES = ("ok", "failed", "timeout", "skipped", "corrupt", "wrong_output")
 # from glibc's.
 FAILED_STATUSES = ("failed", "timeout", "corrupt", "wrong_output")
 
-WORKLOADS = ("threadtest", "shbench", "larson", "cache-scratch", "cache-thrash", "prodcons")
+WORKLOADS = ("threadtest", "shbench", "larson", "cache-scratch", "cache-thrash", "prodcons",
+             "barnes-hut")
 HALLOC_VARIANTS = ("halloc", "halloc-paper", "halloc-serial")
 PEERS = ("glibc", "jemalloc", "tcmalloc", "mimalloc", "tbbmalloc")
 KNOWN_ALLOCATORS = HALLOC_VARIANTS + PEERS

@@ -190,7 +190,7 @@ AllocatorInfo resolve_allocator(const std::string& spec) {
             .note = "the system malloc (no LD_PRELOAD)"};
   }
   if (spec == "halloc" || spec == "halloc-paper" || spec == "halloc-serial" ||
-      spec.starts_with("halloc-abl-")) {
+      spec.starts_with("halloc-abl-") || spec.starts_with("halloc-paper-f")) {
     return halloc_variant(spec);
   }
   for (const Candidate& candidate : peer_candidates()) {
@@ -213,11 +213,28 @@ std::string executable_directory() {
   return fs::path(executable_path()).parent_path().string();
 }
 
-std::string preloaded_allocator_name() {
+namespace {
+
+// LD_PRELOAD's first library, past the false-sharing tracer (which forwards to the next one);
+// "" when none.
+std::string preloaded_library() {
   const char* preload = std::getenv("LD_PRELOAD");
-  if (preload == nullptr || *preload == '\0') return "glibc";
-  std::string first = preload;
-  first = first.substr(0, first.find_first_of(": "));
+  std::string list = preload == nullptr ? "" : preload;
+  while (true) {
+    const size_t start = list.find_first_not_of(": ");
+    if (start == std::string::npos) return "";
+    list = list.substr(start);
+    const std::string first = list.substr(0, list.find_first_of(": "));
+    if (fs::path(first).filename() != "libsharetrace.so") return first;
+    list = list.substr(first.size());
+  }
+}
+
+}  // namespace
+
+std::string preloaded_allocator_name() {
+  const std::string first = preloaded_library();
+  if (first.empty()) return "glibc";
   // A known allocator's library reports its known name (libjemalloc.so.2 -> jemalloc).
   const std::string file = fs::path(first).filename().string();
   for (const Candidate& candidate : peer_candidates()) {
@@ -232,10 +249,17 @@ std::string preloaded_allocator_name() {
 }
 
 std::string preload_problem() {
+  const std::string first = preloaded_library();
+  if (first.empty()) return "";
   const char* preload = std::getenv("LD_PRELOAD");
-  if (preload == nullptr || *preload == '\0') return "";
-  std::string first = preload;
-  first = first.substr(0, first.find_first_of(": "));
+  if (std::string(preload).find("libsharetrace.so") != std::string::npos) {
+    // Traced: malloc is the tracer's; the allocator must still be loaded and define malloc.
+    void* handle = dlopen(first.c_str(), RTLD_NOLOAD | RTLD_LAZY);
+    if (handle == nullptr) return fmt::format("the preloaded {} is not loaded", first);
+    const bool serves = dlsym(handle, "malloc") != nullptr;
+    dlclose(handle);
+    return serves ? "" : fmt::format("the preloaded {} defines no malloc", first);
+  }
   Dl_info info{};
   void* malloc_symbol = dlsym(RTLD_DEFAULT, "malloc");
   if (malloc_symbol == nullptr || dladdr(malloc_symbol, &info) == 0 || info.dli_fname == nullptr) {

@@ -17,6 +17,7 @@
 #include "harness/progress.h"
 #include "harness/run_command.h"
 #include "harness/run_record.h"
+#include "harness/sharing_trace.h"
 #include "harness/sweep_gate.h"
 #include "harness/sweep_resume.h"
 #include "harness/thread_list.h"
@@ -140,6 +141,8 @@ SweepOptions parse_sweep_args(const std::vector<std::string>& args, int cores) {
       options.micro = true;
     } else if (flag == "no-micro") {
       options.micro = false;
+    } else if (flag == "trace-sharing") {
+      options.trace_sharing = true;
     } else if (flag == "micro-min-time") {
       options.micro_min_time_s = parse_number(flag, list.value(flag), 0.001, 100);
     } else if (flag == "sample-interval-ms") {
@@ -258,8 +261,8 @@ Json params_json(const Workload& workload, const std::map<std::string, std::stri
   return json;
 }
 
-ChildResult run_workload_child(const Sweep& sweep, const AllocatorInfo& allocator,
-                               const Workload& workload, int threads) {
+ChildSpec workload_child(const Sweep& sweep, const AllocatorInfo& allocator,
+                         const Workload& workload, int threads) {
   ChildSpec spec;
   spec.argv = {sweep.executable,
                "run",
@@ -275,7 +278,7 @@ ChildResult run_workload_child(const Sweep& sweep, const AllocatorInfo& allocato
   if (!sweep.options.verify) spec.argv.push_back("--no-verify");
   spec.env = environment_with_preload(preload_of(allocator));
   spec.timeout_s = sweep.options.timeout_s;
-  return run_child(spec);
+  return spec;
 }
 
 // Why a child's run is not "ok", or "" when it is.
@@ -341,7 +344,7 @@ Json measure_cell(Sweep& sweep, const Cell& cell) {
     record["exit_status"] = nullptr;
     return record;
   }
-  const ChildResult child = run_workload_child(sweep, allocator, workload, threads);
+  const ChildResult child = run_child(workload_child(sweep, allocator, workload, threads));
   record["exit_status"] = child.exit_status >= 0 ? Json(child.exit_status) : Json(nullptr);
   record["signal"] = child.signal != 0 ? Json(child.signal) : Json(nullptr);
   if (child.max_rss_bytes > 0) record["peak_rss_bytes"] = child.max_rss_bytes;
@@ -370,6 +373,14 @@ Json measure_cell(Sweep& sweep, const Cell& cell) {
       }
       record["blowup"] = blowup_of(record["peak_rss_bytes"], record["baseline_rss_bytes"],
                                    record["peak_live_bytes"]);
+      if (options.trace_sharing) {
+        record["sharing"] =
+            cell.repetition == 0
+                ? trace_sharing(workload_child(sweep, allocator, workload, threads),
+                                preload_of(allocator),
+                                (fs::path(options.out) / ".sharing-counts.json").string())
+                : Json(nullptr);
+      }
       return record;
     }
   }
@@ -438,6 +449,7 @@ Json config_json(const Sweep& sweep) {
       {"duration_s", options.duration_s},
       {"timeout_s", options.timeout_s},
       {"shard", {{"index", options.shard_index}, {"count", options.shard_count}}},
+      {"trace_sharing", options.trace_sharing},
       {"command", options.command},
       {"check", options.check},
       {"verify", options.verify},

@@ -20,6 +20,8 @@ struct SweepOptions {
   // Workload -> parameter -> value as typed, from --param [WORKLOAD.]NAME=VALUE.
   std::map<std::string, std::map<std::string, std::string>> params;
   bool micro = true;
+  // Each cell's first repetition once more under the false-sharing tracer (runs[].sharing).
+  bool trace_sharing = false;
   double micro_min_time_s = 0.01;
   double sample_interval_ms = 5;
   bool progress = true;

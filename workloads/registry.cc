@@ -16,7 +16,7 @@ double Params::get(const std::string& name) const {
 
 const std::vector<const Workload*>& all_workloads() {
   static const std::vector<const Workload*> workloads = {
-      &kThreadtest, &kShbench, &kLarson, &kCacheScratch, &kCacheThrash, &kProdcons, &kNoop};
+      &kThreadtest, &kShbench, &kLarson, &kCacheScratch, &kCacheThrash, &kProdcons, &kBarnesHut, &kNoop};
   return workloads;
 }
 

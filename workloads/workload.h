@@ -87,6 +87,7 @@ extern const Workload kLarson;
 extern const Workload kCacheScratch;
 extern const Workload kCacheThrash;
 extern const Workload kProdcons;
+extern const Workload kBarnesHut;
 extern const Workload kNoop;
 
 }  // namespace allocbench

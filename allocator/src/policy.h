@@ -103,6 +103,21 @@ inline constexpr Policy kAblationCachePolicy = [] {
   return p;
 }();
 
+// The paper's sensitivity study (Section 5.5, Tables 5 and 6): halloc-paper with the empty
+// fraction f = 1/8 and f = 1/2 (halloc-paper itself is f = 1/4).
+inline constexpr Policy kPaperF8Policy = [] {
+  Policy p = kPaperPolicy;
+  p.name = "halloc-paper-f8";
+  p.empty_den = 8;
+  return p;
+}();
+inline constexpr Policy kPaperF2Policy = [] {
+  Policy p = kPaperPolicy;
+  p.name = "halloc-paper-f2";
+  p.empty_den = 2;
+  return p;
+}();
+
 #if HALLOC_VARIANT == 1
 inline constexpr Policy kPolicy = kHallocPolicy;
 #elif HALLOC_VARIANT == 2
@@ -115,8 +130,13 @@ inline constexpr Policy kPolicy = kAblationSuperblockPolicy;
 inline constexpr Policy kPolicy = kAblationHeapsPolicy;
 #elif HALLOC_VARIANT == 6
 inline constexpr Policy kPolicy = kAblationCachePolicy;
+#elif HALLOC_VARIANT == 7
+inline constexpr Policy kPolicy = kPaperF8Policy;
+#elif HALLOC_VARIANT == 8
+inline constexpr Policy kPolicy = kPaperF2Policy;
 #else
-#error "HALLOC_VARIANT must be 1 (halloc), 2 (halloc-paper), 3 (halloc-serial) or 4-6 (ablation)"
+#error \
+    "HALLOC_VARIANT must be 1 (halloc), 2 (halloc-paper), 3 (halloc-serial), 4-6 (ablation) or 7-8 (f)"
 #endif
 
 inline constexpr std::size_t kSuperblockSize = std::size_t{1} << kPolicy.superblock_shift;

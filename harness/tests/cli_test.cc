@@ -354,6 +354,43 @@ TEST(Sweep, ResumeContinuesAnInterruptedSweep) {
   EXPECT_EQ(cells.size(), 4u);
   fs::remove_all(full);
   fs::remove_all(cut);
+
+// --trace-sharing: the first repetition of each cell gets the tracer's counts. cache-scratch
+// hands main's neighbouring objects to threads that free them and allocate again: glibc's
+// per-thread cache gives each thread the block it freed (passive false sharing); halloc's
+// threads allocate from their own heaps (none).
+TEST(Sweep, TraceSharingCountsPassiveSharingUnderGlibcAndNoneUnderHalloc) {
+  const fs::path out =
+      fs::temp_directory_path() / ("allocbench-sharing-" + std::to_string(getpid()));
+  fs::remove_all(out);
+  const ChildResult result =
+      allocbench({"sweep", "--workloads", "cache-scratch", "--allocators", "glibc,halloc",
+                  "--threads", "4", "--reps", "2", "--param", "writes=100", "--no-micro",
+                  "--no-progress", "--trace-sharing", "--out", out.string()});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const Json document = read_json(out / "run.json");
+  EXPECT_EQ(document["config"]["trace_sharing"], true);
+  int traced = 0;
+  for (const Json& run : document["runs"]) {
+    ASSERT_EQ(run["status"], "ok") << run["error"];
+    if (run["repetition"] != 0) {
+      EXPECT_TRUE(run["sharing"].is_null());
+      continue;
+    }
+    ++traced;
+    const Json& sharing = run["sharing"];
+    ASSERT_TRUE(sharing.is_object() && sharing.contains("active")) << sharing.dump();
+    EXPECT_EQ(sharing["complete"], true);
+    EXPECT_GE(sharing["objects"].get<int>(), 1000);  // iterations = 1000
+    const int shared = sharing["active"].get<int>() + sharing["passive"].get<int>();
+    if (run["allocator"] == "glibc") {
+      EXPECT_GT(sharing["passive"].get<int>(), 0) << sharing.dump();
+    } else {
+      EXPECT_EQ(shared, 0) << sharing.dump();
+    }
+  }
+  EXPECT_EQ(traced, 2);
+  fs::remove_all(out);
 }
 
 }  // namespace

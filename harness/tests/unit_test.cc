@@ -54,7 +54,7 @@ TEST(ThreadList, QuickDefaultStopsAtTwiceTheCores) {
 
 TEST(SweepArgs, DefaultsCoverEveryWorkloadAndAllocator) {
   const SweepOptions options = parse_sweep_args({"--out", "x"}, 2);
-  EXPECT_EQ(options.workloads.size(), 6u);
+  EXPECT_EQ(options.workloads.size(), 7u);
   EXPECT_EQ(options.allocators, known_allocator_names());
   EXPECT_EQ(options.threads, (std::vector<int>{1, 2, 4}));
 }

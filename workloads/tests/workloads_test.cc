@@ -26,11 +26,11 @@ Result run(const std::string& name, int threads, const std::map<std::string, std
   return {stats.ops(), stats.live_bytes(), stats.peak_live_bytes(), outcome.seconds};
 }
 
-TEST(Registry, ListsTheSixWorkloadsAndNoop) {
+TEST(Registry, ListsTheSevenWorkloadsAndNoop) {
   std::vector<std::string> names;
   for (const Workload* workload : all_workloads()) names.push_back(workload->name);
   EXPECT_EQ(names, (std::vector<std::string>{"threadtest", "shbench", "larson", "cache-scratch",
-                                             "cache-thrash", "prodcons", "noop"}));
+                                             "cache-thrash", "prodcons", "barnes-hut", "noop"}));
   EXPECT_EQ(find_workload("nonesuch"), nullptr);
 }
 
@@ -127,6 +127,25 @@ TEST(Noop, DoesNothing) {
   const Result result = run("noop", 1, {});
   EXPECT_EQ(result.ops, 0u);
   EXPECT_EQ(result.peak_live_bytes, 0);
+}
+
+TEST(BarnesHut, BuildsAndFreesATreeEachStepTheSameWhateverTheThreads) {
+  const std::map<std::string, std::string> args = {{"bodies", "600"}, {"steps", "3"}};
+  const Result one = run("barnes-hut", 1, args);
+  const Result three = run("barnes-hut", 3, args);
+  // At least one node per body per step, all freed; the same tree whatever the thread count.
+  EXPECT_GE(one.ops, 2u * 600 * 3);
+  EXPECT_EQ(one.ops % 2, 0u);
+  EXPECT_EQ(one.ops, three.ops);
+  EXPECT_EQ(one.live_bytes, 0);
+  EXPECT_EQ(three.live_bytes, 0);
+  EXPECT_GT(one.peak_live_bytes, 0);
+}
+
+TEST(BarnesHut, TheSmallestRunCompletesAndFreesEverything) {
+  const Result result = run("barnes-hut", 2, {{"bodies", "2"}, {"steps", "2"}});
+  EXPECT_EQ(result.live_bytes, 0);
+  EXPECT_GE(result.ops, 2u * 2 * 2);
 }
 
 std::string param_error(const std::string& name, const std::map<std::string, std::string>& args) {
