@@ -3,7 +3,8 @@
 plots        RUN_DIR/figures/*.png and *.svg (overview, throughput, speedup, memory, micro, ...)
 leaderboard  RUN_DIR/leaderboard.md and RUN_DIR/leaderboard.html (figures embedded);
              --rank-by throughput|memory|combined
-paper        RUN_DIR/paper/*.png, *.svg and paper-table4.md (the Hoard paper beside this run)
+paper        RUN_DIR/paper/: every figure and table of the Hoard paper's evaluation beside this
+             run (paper-<workload>.png/svg overlays, paper-verdicts.md, paper-table2..6.md)
 ablation     RUN_DIR/ablation.md: each step from halloc-paper to halloc, and halloc against the
              best peer per cell (written only when the run has the ablation steps)
 csv          RUN_DIR/results.csv: one row per run (mimalloc-bench's benchres.csv columns first)
@@ -93,8 +94,10 @@ def cmd_leaderboard(df, args) -> list[Path]:
 
 
 def cmd_paper(df, args) -> list[Path]:
-    from .paper import MAPPING, comparison_figure, keys_run, load_paper, \
-        overview_comparison_figure, table4_markdown
+    from .paper import CITATION, MAPPING, comparison_figure, keys_run, load_paper, \
+        overview_comparison_figure, table4_markdown, verdicts_markdown
+    from .paper_tables import f_tables_markdown, table2_markdown
+    from .sharing import table3_markdown
     out = _out_dir(args, "paper")
     paper = load_paper()
     written = []
@@ -107,9 +110,14 @@ def cmd_paper(df, args) -> list[Path]:
     if skipped:
         print(f"paper: no panel for {', '.join(skipped)} (not run)", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
-    t4 = out / "paper-table4.md"
-    t4.write_text(table4_markdown(df, paper), encoding="utf-8")
-    written.append(t4)
+    tables = {"paper-verdicts.md": verdicts_markdown(df, paper),
+              "paper-table2.md": table2_markdown(df, paper, CITATION),
+              "paper-table3.md": table3_markdown(df, paper, CITATION),
+              "paper-table4.md": table4_markdown(df, paper),
+              "paper-table5-6.md": f_tables_markdown(df, paper, CITATION)}
+    for name, text in tables.items():
+        (out / name).write_text(text, encoding="utf-8")
+        written.append(out / name)
     return written
 
 

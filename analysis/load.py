@@ -402,6 +402,7 @@ def _run_rows(doc: dict, path: Path) -> list[dict]:
         row["output_digest"] = run.get("output_digest")
         v = run.get("page_faults")
         row["page_faults"] = float(v) if v is not None else math.nan
+        row["sharing"] = run.get("sharing")  # the false-sharing tracer's counts, or None
         rows.append(row)
     return rows
 
@@ -412,7 +413,8 @@ def load_results(paths: Iterable[Path | str] | Path | str) -> pd.DataFrame:
     Columns: run_id, file, workload, allocator, threads, repetition, status, error, exit_status,
     signal, ops, seconds, throughput, peak_rss, baseline_rss, peak_live, blowup, user_seconds,
     sys_seconds (floats, NaN where null or absent), params, samples, counters_unavailable
-    (objects), kind ("synthetic" when absent), counter.<name> (float per counter, NaN when
+    (objects), kind ("synthetic" when absent), sharing (the
+    false-sharing tracer's dict, or None), counter.<name> (float per counter, NaN when
     null), failed (bool: a failure status), duplicate (bool: the same workload/allocator/threads/
     repetition seen more than once across the files).
 
@@ -471,7 +473,7 @@ def load_results(paths: Iterable[Path | str] | Path | str) -> pd.DataFrame:
     base_cols = ["run_id", "file", "workload", "allocator", "threads", "repetition", "status",
                  "error", "exit_status", "signal", *(_NUMERIC.values()), "params", "samples",
                  "counters_unavailable", "kind", "metric_name", "metric_value",
-                 "higher_is_better", "output_digest", "page_faults"]
+                 "higher_is_better", "output_digest", "page_faults", "sharing"]
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=base_cols)

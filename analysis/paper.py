@@ -10,8 +10,14 @@ What differs, and is written on every figure:
 - ours are over glibc at 1 thread on the machine of the run (few cores; a sweep may go past the
   core count, where threads are oversubscribed and no speedup is possible);
 - the mapping of benchmarks: threadtest (Fig 3a), shbench (3b), Larson (3c) -> larson,
-  active-false (4a) -> cache-thrash, passive-false (4b) -> cache-scratch. Our workloads are
-  re-implementations with their own parameters, not the paper's binaries.
+  Barnes-Hut (3d in the JSON's reading of the PDF) -> barnes-hut, active-false (4a) ->
+  cache-thrash, passive-false (4b) -> cache-scratch. Our workloads are re-implementations with
+  their own parameters, not the paper's binaries. BEMengine (3e, 3f) is a proprietary program
+  and is not reproduced.
+The overlay (comparison_figure) puts our curves on the paper's axes: speedup over each
+allocator's own 1-thread run, linear axes 1-14, the paper's Hoard curve drawn over ours; a
+second panel cuts the paper's curves to our thread range; and a verdict line, computed by
+`verdict`, says where the shape matches.
 Table 4's A/U is the memory Hoard had allocated from the OS at its maximum (A) over the maximum
 live bytes (U). Ours is the harness's blowup = (peak RSS - baseline RSS) / peak live bytes: RSS
 is what was touched, not what was mapped, and the baseline (an idle run with the same
@@ -37,11 +43,13 @@ MAPPING = {
     "threadtest": "threadtest",
     "shbench": "shbench",
     "Larson": "larson",
+    "Barnes-Hut": "barnes-hut",
     "active-false": "cache-thrash",
     "passive-false": "cache-scratch",
 }
 # paper Table 4 row -> our workload (Table 4 has no active/passive-false rows)
-TABLE4_MAPPING = {"threadtest": "threadtest", "shbench": "shbench", "Larson": "larson"}
+TABLE4_MAPPING = {"threadtest": "threadtest", "shbench": "shbench", "Larson": "larson",
+                  "Barnes-Hut": "barnes-hut"}
 # Our allocators drawn bold with interquartile bands beside the paper; the others thin, no bands.
 FOCUS = ("halloc", "halloc-paper", "glibc")
 PAPER_STYLE = {
@@ -59,11 +67,13 @@ def load_paper(path: Path | str = PAPER_JSON) -> dict:
         return json.load(f)
 
 
-def machines_note(paper: dict, machine: dict, baseline_threads: int = 1) -> str:
+def machines_note(paper: dict, machine: dict, baseline_threads: int | None = None) -> str:
+    base = ("each allocator's own 1-thread run" if baseline_threads is None
+            else f"glibc at {baseline_threads} thread(s)")
     return ("Paper (Berger et al., ASPLOS 2000): speedup over the Solaris 7 allocator on 1 "
             "processor of a dedicated 14-way 400 MHz "
             "UltraSparc (Sun Enterprise 5000), one thread per processor. "
-            f"Ours: speedup over glibc at {baseline_threads} thread(s) on {S.machine_line(machine)}"
+            f"Ours: speedup over {base} on {S.machine_line(machine)}"
             "; threads beyond the core count are oversubscribed (no speedup is possible there). "
             "Our workloads are re-implementations with their own parameters.")
 
@@ -118,23 +128,168 @@ def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
     return t0
 
 
+# "Scales" in a verdict: a speedup of at least this fraction of the thread count, over the
+# allocator's own 1-thread run (the paper's curves: over their own P = 1 point).
+SCALES_FRACTION = 0.75
+# Which of ours plays which of the paper's: Hoard-like, serial-like (one lock) and Ptmalloc's
+# descendant.
+ROLES = (("halloc-paper", "Hoard"), ("halloc", "Hoard"), ("halloc-serial", "Solaris"),
+         ("glibc", "Ptmalloc"))
+
+
+def _own_speedups(df: pd.DataFrame, workload: str) -> pd.DataFrame:
+    d = df[df["workload"] == workload]
+    return S.speedups(S.cell_stats(d, "throughput"))
+
+
+def _in_core_threads(df: pd.DataFrame, workload: str, cores) -> int | None:
+    """The largest thread count of the workload's runs that the machine's cores can hold."""
+    ts = sorted(int(t) for t in df.loc[df["workload"] == workload, "threads"].unique())
+    inside = [t for t in ts if not cores or t <= cores]
+    return inside[-1] if inside and 1 in ts else None
+
+
+def verdict(df: pd.DataFrame, paper: dict, paper_key: str) -> str:
+    """One computed line: at our largest in-core thread count P, which of the paper's curves
+    scale (speedup >= 0.75 P over their own P = 1 point) and which of ours do, and whether the
+    shape matches for each pair of roles (halloc-paper and halloc ~ Hoard, halloc-serial ~
+    Solaris, glibc ~ Ptmalloc)."""
+    entry = paper["speedup"][paper_key]
+    workload = MAPPING[paper_key]
+    cores = (df.attrs.get("machine") or {}).get("cores")
+    head = f"Fig {entry['figure']} {paper_key} / {workload}:"
+    P = _in_core_threads(df, workload, cores)
+    if P is None or P < 2:
+        return f"{head} no verdict (no runs at 1 and at 2 or more threads within {cores} cores)"
+    sp = _own_speedups(df, workload)
+    ours = {r.allocator: r.speedup for r in sp[sp["threads"] == P].itertuples()
+            if r.speedup == r.speedup}
+    theirs = {}
+    for name, pts in entry["series"].items():
+        at = dict((int(round(x)), y) for x, y in pts)
+        if 1 in at and P in at and at[1] > 0:
+            theirs[name] = at[P] / at[1]
+    need = SCALES_FRACTION * P
+
+    def word(v):
+        return "scales" if v >= need else "does not"
+
+    pairs, mismatches = [], []
+    for mine, role in ROLES:
+        if mine not in ours or role not in theirs:
+            continue
+        same = (ours[mine] >= need) == (theirs[role] >= need)
+        pairs.append(f"{mine} x{ours[mine]:.2f} {word(ours[mine])} / {role} "
+                     f"x{theirs[role]:.2f} {word(theirs[role])}")
+        if not same:
+            mismatches.append(mine)
+    if not pairs:
+        return f"{head} no verdict (none of {', '.join(m for m, _ in ROLES)} ran at {P} threads)"
+    shape = ("shape MATCHES" if not mismatches
+             else "shape DIFFERS for " + ", ".join(mismatches))
+    return (f"{head} at {P} threads (scales = speedup >= {need:.2f} over its own 1 thread): "
+            + "; ".join(pairs) + f" -> {shape}")
+
+
+def _ours_on(ax, sp: pd.DataFrame, threads_max: int | None = None) -> None:
+    """Our self-relative speedup curves: the focus allocators bold, the other peers thin."""
+    allocs = S.ordered_allocators(sp["allocator"].unique())
+    styles = S.allocator_styles(allocs)
+    for a, st in styles.items():
+        g = sp[sp["allocator"] == a]
+        if threads_max is not None:
+            g = g[g["threads"] <= threads_max]
+        focus = a in FOCUS
+        _draw_curves(ax, g, {a: st}, col="speedup", lo="speedup_min" if focus else None,
+                     hi="speedup_max")
+        if not focus and ax.lines and ax.lines[-1].get_label() == a:
+            ax.lines[-1].set_linewidth(0.9)
+            ax.lines[-1].set_alpha(0.6)
+            ax.lines[-1].set_markersize(3)
+
+
+def _paper_over(ax, entry: dict, upto: int, only_hoard: bool) -> None:
+    """The paper's curves (all, or only Hoard) up to `upto` processors, drawn over ours."""
+    for name, pts in entry["series"].items():
+        if only_hoard and name != "Hoard":
+            continue
+        st = PAPER_STYLE.get(name, {"color": "#444444", "marker": "."})
+        xs, ys = zip(*[(x, y) for x, y in pts if x <= upto + 1e-9])
+        hoard = name == "Hoard"
+        ax.plot(xs, ys, label=f"paper: {name}", color=st["color"], marker=st["marker"],
+                markersize=5 if hoard else 3, markerfacecolor="none",
+                linestyle="--", linewidth=2.2 if hoard else 1.0, alpha=1.0 if hoard else 0.7,
+                zorder=4)
+
+
 def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
-    """The paper's speedup curves for one benchmark (left) beside ours (right)."""
+    """One paper benchmark, three panels: the paper's figure as published; ours on the paper's
+    axes (linear 1-14, speedup over each allocator's own 1-thread run) with the paper's Hoard
+    curve over it; and both cut to our thread range. The computed verdict is the first note."""
     entry = paper["speedup"][paper_key]
     workload = MAPPING[paper_key]
     machine = df.attrs.get("machine") or {}
     cores = machine.get("cores")
-    fig = _new_figure(13.0, 5.0)
-    left, right = fig.subplots(1, 2)
+    fig = _new_figure(17.0, 5.6)
+    left, middle, right = fig.subplots(1, 3)
     _paper_panel(left, entry)
     left.set_title(f"Paper Fig {entry['figure']}: {paper_key} (higher is better)\n"
                    "14-way 400 MHz UltraSparc, Solaris 7", fontsize=10)
-    t0 = _ours_panel(right, df, workload, cores)
-    right.set_title(f"Ours: {workload} (higher is better)\n"
-                    f"{machine.get('cores', '?')}-core {machine.get('cpu_model', 'machine')}"[:90],
-                    fontsize=10)
-    fig.suptitle(f"{paper_key} (paper) vs {workload} (ours): speedup", fontsize=11)
-    return _finish(fig, alerts(df) + [machines_note(paper, machine, t0), FOCUS_NOTE])
+    d = df[df["workload"] == workload]
+    if d.empty:
+        for ax in (middle, right):
+            _empty(ax, f"no {workload} runs in this results set")
+    else:
+        sp = _own_speedups(df, workload)
+        tmax = int(d["threads"].max())
+        _ours_on(middle, sp)
+        _paper_over(middle, entry, 14, only_hoard=True)
+        middle.plot([1, 14], [1, 14], color="#999999", linestyle=":", linewidth=1,
+                    label="linear")
+        middle.set_xlim(0.5, 14.5)
+        middle.set_ylim(0, 14.5)
+        middle.set_xticks(range(1, 15))
+        middle.set_xlabel("threads (= processors in the paper)")
+        middle.set_ylabel("speedup over its own 1-thread run")
+        middle.grid(True, alpha=0.3)
+        middle.set_title(f"Ours on the paper's axes: {workload}, the paper's Hoard dashed\n"
+                         f"{cores or '?'}-core machine: our curves end at {tmax} threads",
+                         fontsize=10)
+        _ours_on(right, sp, tmax)
+        _paper_over(right, entry, tmax, only_hoard=False)
+        ts = sorted(int(t) for t in d["threads"].unique())
+        if cores:
+            right.plot(ts, [min(t, cores) for t in ts], color="#999999", linestyle=":",
+                       linewidth=1, label=f"ideal on {cores} cores")
+        right.set_xlim(0.8, tmax + 0.2)
+        right.set_xticks(ts)
+        right.set_ylim(bottom=0)
+        right.set_xlabel("threads (linear)")
+        right.set_ylabel("speedup (ours: over own 1 thread; paper: over Solaris 1 proc)")
+        right.grid(True, alpha=0.3)
+        right.set_title(f"Cut to our range: 1-{tmax} threads, every paper curve dashed",
+                        fontsize=10)
+        right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.suptitle(f"{paper_key} (paper) vs {workload} (ours): speedup, higher is better",
+                 fontsize=11)
+    return _finish(fig, alerts(df) + ["Verdict: " + verdict(df, paper, paper_key),
+                                      machines_note(paper, machine), FOCUS_NOTE])
+
+
+def verdicts_markdown(df: pd.DataFrame, paper: dict) -> str:
+    """Every figure's computed verdict, one line each."""
+    machine = df.attrs.get("machine") or {}
+    lines = ["# Verdicts: does the shape of each paper figure hold here?", "",
+             f"Run {df.attrs.get('run_id', '')} on {S.machine_line(machine)}. Computed by "
+             "`analysis.paper.verdict`: at the largest thread count within the core count, an "
+             f"allocator *scales* when its speedup over its own 1-thread run is at least "
+             f"{SCALES_FRACTION} x threads (the paper's curves: over their own P = 1 point, "
+             "read at the same P). Pairs: halloc-paper and halloc against Hoard, halloc-serial "
+             "(one lock) against the Solaris allocator, glibc against Ptmalloc (its ancestor). "
+             "On a shared machine a miss can be contention, not the allocator.", ""]
+    lines += [f"- {verdict(df, paper, key)}" for key in MAPPING]
+    lines += ["- Fig 3e, 3f BEMengine: not reproduced (a proprietary program).", ""]
+    return "\n".join(lines)
 
 
 FOCUS_NOTE = (f"Ours: {', '.join(FOCUS)} bold with interquartile bands over repetitions; the other "

@@ -67,7 +67,7 @@ def test_paper_writes_figures_and_table(run, capsys):
         assert (p / f"{stem}.svg").stat().st_size > 0
     # the run has larson and prodcons only: no empty panels for the paper's other workloads
     for stem in ("paper-threadtest", "paper-cache-thrash", "paper-cache-scratch",
-                 "paper-shbench"):
+                 "paper-shbench", "paper-barnes-hut"):
         assert not (p / f"{stem}.png").exists()
     df = load_results([run])
     assert P.keys_run(df) == ["Larson"]
@@ -75,6 +75,9 @@ def test_paper_writes_figures_and_table(run, capsys):
     t4 = (p / "paper-table4.md").read_text()
     assert "Table 4" in t4 and "| Larson |" in t4 and "| threadtest |" not in t4
     assert "Not run here, so not shown: threadtest (threadtest), shbench (shbench)" in t4
+    for table, says in (("table2", "Table 2"), ("table3", "--trace-sharing"),
+                        ("table5-6", "Table 6"), ("verdicts", "Fig 3a")):
+        assert says in (p / f"paper-{table}.md").read_text(), table
     assert str(p / "paper-table4.md") in out
 
 

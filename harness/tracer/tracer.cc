@@ -10,7 +10,7 @@
 // Cost: one uncontended-or-not mutex and a few hash probes per call, so the traced program is
 // serialised on the tracer's lock (the counts need one global order; the traced run's speed
 // means nothing). Memory: a fixed table, mmap'd once (ALLOCBENCH_SHARING_ENTRIES, default 4 Mi
-// entries = 128 MiB of address space, touched as used); when it fills, events are dropped and
+// entries = 160 MiB of address space, touched as used); when it fills, events are dropped and
 // counted, never allocated for.
 #include <dlfcn.h>
 #include <fcntl.h>
