@@ -40,7 +40,7 @@ sweep_args = $(if $(SUITE),--suite $(SUITE)) $(if $(THREADS),--threads $(THREADS
              $(if $(filter 0 no off,$(VERIFY)),--no-verify)
 
 .PHONY: all deps build build-bench test test-unit test-sanitizers test-python bench \
-        check-allocators ablation ablation-table plots leaderboard paper csv compare format clean \
+        check-allocators ablation ablation-table plots leaderboard paper paper-bench csv compare format clean \
         fuzz
 
 all: build
@@ -143,8 +143,27 @@ compare: deps
 	  echo "usage: make compare A=results/<run> B=results/<run> [THRESHOLD=5%]" >&2; exit 2; fi
 	$(PYTHON) -m analysis compare $(A) $(B) $(if $(THRESHOLD),--threshold $(THRESHOLD))
 
+# Every figure and table of the Hoard paper's evaluation beside a run, into $(RUN)/paper/.
 paper: deps
 	$(PYTHON) -m analysis paper $(RUN)
+
+# A run with everything `paper` needs, then `paper` on it: every workload (Barnes-Hut included)
+# and allocator, the f = 1/8 and 1/2 variants (Tables 5, 6), the false-sharing tracer (Table 3);
+# sizes kept modest (threadtest 10 rounds, prodcons 1M objects) for the traced runs.
+PAPER_WORKLOADS   := threadtest,shbench,larson,cache-scratch,cache-thrash,prodcons,barnes-hut
+PAPER_HALLOCS     := halloc,halloc-paper,halloc-paper-f8,halloc-paper-f2,halloc-serial
+PAPER_ALLOCATORS  := $(PAPER_HALLOCS),glibc,jemalloc,tcmalloc,mimalloc,tbbmalloc
+PAPER_PARAMS      ?= threadtest.iterations=10 prodcons.objects=1000000
+paper-bench: build
+	$(BUILD)/bin/allocbench sweep --workloads $(or $(WORKLOADS),$(PAPER_WORKLOADS)) \
+	  --allocators $(or $(ALLOCATORS),$(PAPER_ALLOCATORS)) \
+	  $(if $(THREADS),--threads $(THREADS)) --reps $(or $(REPS),3) \
+	  $(if $(DURATION),--duration $(DURATION)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
+	  $(foreach p,$(PAPER_PARAMS) $(PARAMS),--param $(p)) --trace-sharing --no-micro \
+	  --out results/$(RUN_ID)
+	ln -sfn $(RUN_ID) results/latest
+	$(MAKE) --no-print-directory paper RUN=results/$(RUN_ID)
+	@echo "paper-bench: see results/$(RUN_ID)/paper/ (paper-verdicts.md, paper-table2..6.md)"
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -25,7 +25,8 @@ constexpr const char* kRunUsage =
     R"(  allocbench run WORKLOAD [--threads N] [--PARAM VALUE ...] [--sample-interval-ms MS]
                  [--no-verify]
       Run one workload in this process under whatever allocator is preloaded; print one JSON
-      record. WORKLOAD: threadtest, shbench, larson, cache-scratch, cache-thrash, prodcons.
+      record. WORKLOAD: threadtest, shbench, larson, cache-scratch, cache-thrash, prodcons,
+      barnes-hut.
       Verify mode (on by default) stamps every block and checks it before free; a wrong byte
       ends the run with exit status 4 ("corrupt"). --no-verify measures pure speed.
 )";
@@ -36,13 +37,15 @@ constexpr const char* kSweepUsage =
                    [--param [WORKLOAD.]NAME=VALUE ...] [--micro|--no-micro]
                    [--micro-min-time S] [--no-progress] [--no-check] [--no-verify]
                    [--suite synthetic|programs|all] [--program PROGRAM=PATH ...]
+                   [--trace-sharing]
   allocbench sweep --resume DIR [the interrupted sweep's flags]
       Run the correctness gate on every allocator (skip it with --no-check), then workloads x
       allocators x threads x reps in child processes (LD_PRELOAD), and write DIR/run.json
       (schema allocbench-1). Allocators: names from `allocbench list`, a path to a .so, or
       NAME=PATH. Programs (redis, sqlite, ghostscript, lua, python, g++, z3, ruby) are
       workloads too: --suite programs, or by name in --workloads. --resume continues from
-      DIR/run.json.partial.jsonl, skipping recorded runs.
+      DIR/run.json.partial.jsonl, skipping recorded runs. --trace-sharing: each cell's first
+      repetition again under the false-sharing tracer, its counts in runs[].sharing.
 )";
 
 constexpr const char* kCheckUsage =
