@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "harness/allocators.h"
 
@@ -23,6 +22,33 @@ namespace {
 
 Json failed(const std::string& why) {
   return Json{{"error", why}};
+}
+
+// The tracer's lines (one per traced process) summed: counts add up, `complete` only if every
+// process was complete, `capacity` and `line_bytes` as they are; null when there is no line.
+Json sum_process_counts(const std::string& path) {
+  std::ifstream file(path);
+  std::string line;
+  Json total;
+  int processes = 0;
+  while (std::getline(file, line)) {
+    const Json one = Json::parse(line, nullptr, false);
+    if (one.is_discarded() || !one.is_object() || !one.contains("active")) continue;
+    ++processes;
+    if (total.is_null()) {
+      total = one;
+      continue;
+    }
+    for (const auto& [key, value] : one.items()) {
+      if (key == "complete") {
+        total[key] = total[key].get<bool>() && value.get<bool>();
+      } else if (key != "capacity" && key != "line_bytes" && value.is_number_unsigned()) {
+        total[key] = total[key].get<uint64_t>() + value.get<uint64_t>();
+      }
+    }
+  }
+  if (!total.is_null()) total["processes"] = processes;
+  return total;
 }
 
 }  // namespace
@@ -45,14 +71,9 @@ Json trace_sharing(ChildSpec spec, const std::string& allocator_preload,
     return failed(fmt::format("traced run ended with status {} signal {}: {}", child.exit_status,
                               child.signal, tail_lines(child.err, 3)));
   }
-  std::ifstream file(counts_path);
-  std::stringstream text;
-  text << file.rdbuf();
+  Json counts = sum_process_counts(counts_path);
   fs::remove(counts_path, error);
-  Json counts = Json::parse(text.str(), nullptr, false);
-  if (counts.is_discarded() || !counts.is_object() || !counts.contains("active")) {
-    return failed("the tracer wrote no counts (" + counts_path + ")");
-  }
+  if (counts.is_null()) return failed("the tracer wrote no counts (" + counts_path + ")");
   const Json reported = Json::parse(child.out, nullptr, false);
   if (!reported.is_discarded() && reported.is_object()) {
     counts["traced_ops"] = reported.value("ops", Json(nullptr));

@@ -381,6 +381,7 @@ TEST(Sweep, TraceSharingCountsPassiveSharingUnderGlibcAndNoneUnderHalloc) {
     const Json& sharing = run["sharing"];
     ASSERT_TRUE(sharing.is_object() && sharing.contains("active")) << sharing.dump();
     EXPECT_EQ(sharing["complete"], true);
+    EXPECT_EQ(sharing["processes"], 1);
     EXPECT_GE(sharing["objects"].get<int>(), 1000);  // iterations = 1000
     const int shared = sharing["active"].get<int>() + sharing["passive"].get<int>();
     if (run["allocator"] == "glibc") {

@@ -5,7 +5,8 @@
 // Every malloc-family call is forwarded to the next library that defines it (dlsym RTLD_NEXT:
 // the allocator under test, or glibc) and recorded, under one lock, in a SharingCounter (the
 // thread, address, size and lifetime of each object; see sharing_counter.h). At exit the counts
-// go to $ALLOCBENCH_SHARING_OUT as one JSON object; sharetrace_counts() reads them in-process.
+// are appended to $ALLOCBENCH_SHARING_OUT as one JSON line per process; sharetrace_counts()
+// reads them in-process.
 //
 // Cost: one uncontended-or-not mutex and a few hash probes per call, so the traced program is
 // serialised on the tracer's lock (the counts need one global order; the traced run's speed
@@ -54,6 +55,8 @@ struct Next {
 };
 Next next;
 
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
 // 0: not resolved, 1: resolving (dlsym may call calloc: served from `bootstrap`), 2: ready.
 std::atomic<int> state{0};
 alignas(64) char bootstrap[16384];
@@ -70,7 +73,6 @@ void* bootstrap_alloc(size_t size) {
   return bootstrap + offset;  // zero: static storage, never reused
 }
 
-pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 SharingCounter* counter = nullptr;
 alignas(SharingCounter) char counter_storage[sizeof(SharingCounter)];
 std::atomic<uint32_t> thread_count{0};
@@ -120,6 +122,9 @@ void resolve() {
   if (entries != nullptr && lines != nullptr) {
     counter = new (counter_storage) SharingCounter(entries, capacity, lines, line_slots);
   }
+  // A fork while another thread holds the lock must not leave the child's copy locked.
+  pthread_atfork([] { pthread_mutex_lock(&lock); }, [] { pthread_mutex_unlock(&lock); },
+                 [] { pthread_mutex_unlock(&lock); });
   state.store(2);
 }
 
@@ -184,7 +189,9 @@ __attribute__((destructor)) void write_counts() {
       (unsigned long long)c.threads, (unsigned long long)c.peak_entries,
       (unsigned long long)c.capacity, c.dropped == 0 && counter != nullptr ? "true" : "false",
       (unsigned long long)allocbench::tracer::kLineBytes);
-  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // One line per process (a traced program's children inherit the variable); a line is far
+  // below PIPE_BUF, so appends from processes exiting together do not interleave.
+  const int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return;
   if (length > 0) (void)!write(fd, text, static_cast<size_t>(length));
   close(fd);
