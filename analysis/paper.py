@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 
 from . import summary as S
 from .conditions import alerts, condition_lines
-from .figures import _draw_curves, _empty, _finish, _new_figure, _styles, _threads_axis
+from .figures import _draw_curves, _empty, _finish, _new_figure, _styles
 
 PAPER_JSON = Path(__file__).resolve().parent / "paper" / "hoard-asplos2000.json"
 
@@ -92,40 +92,6 @@ def _paper_panel(ax, entry: dict) -> None:
     ax.set_ylabel("speedup over Solaris, 1 proc")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-
-
-def _ours_panel(ax, df: pd.DataFrame, workload: str, cores) -> int:
-    d = df[df["workload"] == workload]
-    if d.empty:
-        _empty(ax, f"no {workload} runs in this results set")
-        return 1
-    stats = S.cell_stats(d, "throughput")
-    sp = S.speedups(stats, "glibc")
-    t0 = int(d["threads"].min())
-    styles = _styles(d)
-    if sp["speedup"].notna().sum() == 0:
-        _empty(ax, f"no baseline: glibc has no successful\n{t0}-thread {workload} run")
-    # the focus allocators bold, the other peers thin, so the paper's story stays readable
-    for a, st in styles.items():
-        one = {a: st}
-        focus = a in FOCUS
-        _draw_curves(ax, sp[sp["allocator"] == a], one, col="speedup",
-                     lo="speedup_q1" if focus else None, hi="speedup_q3")
-        if a not in FOCUS and ax.lines and ax.lines[-1].get_label() == st.get("label", a):
-            ax.lines[-1].set_linewidth(0.9)
-            ax.lines[-1].set_alpha(0.6)
-            ax.lines[-1].set_markersize(3)
-    threads = sorted(d["threads"].unique())
-    if cores:
-        ax.plot(threads, [min(t, cores) / t0 for t in threads], color="#999999",
-                linestyle=":", linewidth=1, label=f"ideal on {cores} cores")
-    _threads_axis(ax, threads)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel(f"speedup over glibc, {t0} thread(s)")
-    ax.grid(True, alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return t0
 
 
 # "Scales" in a verdict: a speedup of at least this fraction of the thread count, over the
@@ -222,6 +188,28 @@ def _paper_over(ax, entry: dict, upto: int, only_hoard: bool) -> None:
                 zorder=4)
 
 
+def _ours_cut_panel(ax, df: pd.DataFrame, entry: dict, workload: str, cores) -> None:
+    """Ours over each allocator's own 1 thread, with the paper's curves cut to our range."""
+    d = df[df["workload"] == workload]
+    if d.empty:
+        _empty(ax, f"no {workload} runs in this results set")
+        return
+    tmax = int(d["threads"].max())
+    _ours_on(ax, _own_speedups(df, workload), tmax)
+    _paper_over(ax, entry, tmax, only_hoard=False)
+    ts = sorted(int(t) for t in d["threads"].unique())
+    if cores:
+        ax.plot(ts, [min(t, cores) for t in ts], color="#999999", linestyle=":", linewidth=1,
+                label=f"ideal on {cores} cores")
+    ax.set_xlim(0.8, tmax + 0.2)
+    ax.set_xticks(ts)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("threads (linear)")
+    ax.set_ylabel("speedup")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
 def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
     """One paper benchmark, three panels: the paper's figure as published; ours on the paper's
     axes (linear 1-14, speedup over each allocator's own 1-thread run) with the paper's Hoard
@@ -255,21 +243,10 @@ def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
         middle.set_title(f"Ours on the paper's axes: {workload}, the paper's Hoard dashed\n"
                          f"{cores or '?'}-core machine: our curves end at {tmax} threads",
                          fontsize=10)
-        _ours_on(right, sp, tmax)
-        _paper_over(right, entry, tmax, only_hoard=False)
-        ts = sorted(int(t) for t in d["threads"].unique())
-        if cores:
-            right.plot(ts, [min(t, cores) for t in ts], color="#999999", linestyle=":",
-                       linewidth=1, label=f"ideal on {cores} cores")
-        right.set_xlim(0.8, tmax + 0.2)
-        right.set_xticks(ts)
-        right.set_ylim(bottom=0)
-        right.set_xlabel("threads (linear)")
+        _ours_cut_panel(right, df, entry, workload, cores)
         right.set_ylabel("speedup (ours: over own 1 thread; paper: over Solaris 1 proc)")
-        right.grid(True, alpha=0.3)
         right.set_title(f"Cut to our range: 1-{tmax} threads, every paper curve dashed",
                         fontsize=10)
-        right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.suptitle(f"{paper_key} (paper) vs {workload} (ours): speedup, higher is better",
                  fontsize=11)
     return _finish(fig, alerts(df) + ["Verdict: " + verdict(df, paper, paper_key),
@@ -304,8 +281,9 @@ def keys_run(df: pd.DataFrame) -> list[str]:
 
 
 def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
-    """The paper comparisons on one page, for the workloads this run has: paper left, ours
-    right, a row per benchmark."""
+    """Every paper speedup figure this run has, on one page, a row each: the paper's as
+    published (left), ours over each allocator's own 1-thread run with the paper's curves cut
+    to our thread range (right); each row's computed verdict in the notes."""
     machine = df.attrs.get("machine") or {}
     keys = keys_run(df)
     if not keys:
@@ -315,12 +293,12 @@ def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
         return fig
     fig = _new_figure(11.0, 3.1 * len(keys) + 1.0)
     axes = fig.subplots(len(keys), 2, squeeze=False)
-    t0 = 1
     for (left, right), key in zip(axes, keys):
-        _paper_panel(left, paper["speedup"][key])
-        left.set_title(f"paper Fig {paper['speedup'][key]['figure']}: {key}", fontsize=9)
-        t0 = _ours_panel(right, df, MAPPING[key], machine.get("cores"))
-        right.set_title(f"ours: {MAPPING[key]}", fontsize=9)
+        entry = paper["speedup"][key]
+        _paper_panel(left, entry)
+        left.set_title(f"paper Fig {entry['figure']}: {key}", fontsize=9)
+        _ours_cut_panel(right, df, entry, MAPPING[key], machine.get("cores"))
+        right.set_title(f"ours: {MAPPING[key]} (paper's curves dashed)", fontsize=9)
         if key != keys[0]:  # one legend per side, on the first row
             for ax in (left, right):
                 if ax.get_legend() is not None:
@@ -331,7 +309,8 @@ def overview_comparison_figure(df: pd.DataFrame, paper: dict) -> Figure:
             ax.yaxis.label.set_size(8)
     fig.suptitle("Speedup, the Hoard paper (left) beside this run (right); higher is better",
                  fontsize=11)
-    return _finish(fig, alerts(df) + [machines_note(paper, machine, t0), FOCUS_NOTE])
+    verdicts = [verdict(df, paper, key) for key in keys]
+    return _finish(fig, alerts(df) + [machines_note(paper, machine), FOCUS_NOTE] + verdicts)
 
 
 def table4(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
