@@ -98,6 +98,14 @@ void SharingCounter::note_shared_line(uint64_t line) {
   ++counts_.lines;
 }
 
+bool SharingCounter::running(uint32_t thread) const {
+  return thread >= kTrackedThreads || (exited_[thread / 64] >> (thread % 64) & 1) == 0;
+}
+
+void SharingCounter::on_thread_exit(uint32_t thread) {
+  if (thread < kTrackedThreads) exited_[thread / 64] |= uint64_t{1} << (thread % 64);
+}
+
 void SharingCounter::on_alloc(uint32_t thread, uint64_t addr, uint64_t size) {
   if (size == 0) size = 1;
   ++counts_.objects;
@@ -116,7 +124,9 @@ void SharingCounter::on_alloc(uint32_t thread, uint64_t addr, uint64_t size) {
       if (e.line != line) continue;
       const bool same_bytes = overlaps(e.addr, e.size, addr, size);
       if (e.free_thread == 0 && !same_bytes) {
-        if (e.alloc_thread != thread) (line == first ? shared_first : shared_last) = true;
+        if (e.alloc_thread != thread && running(e.alloc_thread)) {
+          (line == first ? shared_first : shared_last) = true;
+        }
         continue;
       }
       // A freed block this object now covers (or a live record whose free we never saw).

@@ -2,7 +2,9 @@
 //
 // Fed every malloc and free of a process in one global order (the tracer serialises them), it
 // counts the objects that the allocator placed on a cache line holding a live object that
-// ANOTHER thread allocated: those objects can be falsely shared. Each such object is either
+// ANOTHER thread allocated, a thread still running (one that has exited writes nothing more:
+// larson hands a finished thread's objects to its successor): those objects can be falsely
+// shared. Each such object is either
 //   passive: its memory is a block that this thread freed after another thread had allocated
 //            it (the program passed an object over, the receiver freed it, and the allocator
 //            gave the block back to the receiver: passively induced false sharing), or a block
@@ -55,6 +57,8 @@ class SharingCounter {
   // Threads are numbered from 1; 0 means "none".
   void on_alloc(uint32_t thread, uint64_t addr, uint64_t size);
   void on_free(uint32_t thread, uint64_t addr);
+  // From then on, the thread's live objects no longer make their neighbours shared.
+  void on_thread_exit(uint32_t thread);
 
   const SharingCounts& counts() const { return counts_; }
   SharingCounts& counts() { return counts_; }
@@ -68,6 +72,9 @@ class SharingCounter {
   // The slot of the entry for the block starting at `addr` on `line`, or capacity_ if none.
   size_t find(uint64_t line, uint64_t addr) const;
   void note_shared_line(uint64_t line);
+  bool running(uint32_t thread) const;
+
+  static constexpr uint32_t kTrackedThreads = 1 << 16;  // later ids always count as running
 
   Entry* table_;
   size_t capacity_;
@@ -76,6 +83,7 @@ class SharingCounter {
   size_t line_slots_;
   size_t lines_used_ = 0;
   SharingCounts counts_;
+  uint64_t exited_[kTrackedThreads / 64] = {};
 };
 
 }  // namespace allocbench::tracer

@@ -77,9 +77,24 @@ SharingCounter* counter = nullptr;
 alignas(SharingCounter) char counter_storage[sizeof(SharingCounter)];
 std::atomic<uint32_t> thread_count{0};
 thread_local uint32_t thread_id = 0;
+pthread_key_t exit_key;  // its destructor tells the counter a thread has exited
+bool exit_key_made = false;
+
+void on_thread_exit(void* id) {
+  pthread_mutex_lock(&lock);
+  if (counter != nullptr)
+    counter->on_thread_exit(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(id)));
+  pthread_mutex_unlock(&lock);
+}
 
 uint32_t current_thread() {
-  if (thread_id == 0) thread_id = thread_count.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (thread_id == 0) {
+    thread_id = thread_count.fetch_add(1, std::memory_order_relaxed) + 1;
+    // Set after thread_id: if setspecific allocates, this thread is already numbered.
+    if (exit_key_made) {
+      pthread_setspecific(exit_key, reinterpret_cast<void*>(static_cast<uintptr_t>(thread_id)));
+    }
+  }
   return thread_id;
 }
 
@@ -122,6 +137,7 @@ void resolve() {
   if (entries != nullptr && lines != nullptr) {
     counter = new (counter_storage) SharingCounter(entries, capacity, lines, line_slots);
   }
+  exit_key_made = pthread_key_create(&exit_key, on_thread_exit) == 0;
   // A fork while another thread holds the lock must not leave the child's copy locked.
   pthread_atfork([] { pthread_mutex_lock(&lock); }, [] { pthread_mutex_unlock(&lock); },
                  [] { pthread_mutex_unlock(&lock); });

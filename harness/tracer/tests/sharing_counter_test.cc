@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <vector>
@@ -108,6 +109,15 @@ TEST(SharingCounter, OnlyALargeObjectsEndLinesCanShare) {
   EXPECT_EQ(t->counts().active, 2u);
 }
 
+TEST(SharingCounter, AnExitedThreadsObjectsShareWithNobody) {
+  Table t;
+  t->on_alloc(1, kBase, 16);
+  t->on_thread_exit(1);
+  t->on_alloc(2, kBase + 16, 16);  // beside a finished thread's object: nobody writes it now
+  t->on_alloc(3, kBase + 32, 16);  // beside thread 2's: active
+  EXPECT_EQ(t->counts().active, 1u);
+}
+
 TEST(SharingCounter, UnknownFreesAreCountedNotFatal) {
   Table t;
   t->on_free(1, kBase);
@@ -134,6 +144,7 @@ struct Model {
     bool passed;
   };
   std::vector<Block> blocks;
+  std::vector<uint32_t> exited;
   uint64_t active = 0, passive = 0;
 
   void alloc(uint32_t thread, uint64_t addr, uint64_t size) {
@@ -144,7 +155,10 @@ struct Model {
       const bool same_bytes = b.addr < addr + size && addr < b.addr + b.size;
       const uint64_t bf = b.addr / 64, bl = (b.addr + b.size - 1) / 64;
       if (b.free_thread == 0 && !same_bytes) {
-        if (b.alloc_thread != thread && (bf == first || bf == last || bl == first || bl == last))
+        const bool running =
+            std::find(exited.begin(), exited.end(), b.alloc_thread) == exited.end();
+        if (b.alloc_thread != thread && running &&
+            (bf == first || bf == last || bl == first || bl == last))
           shared = true;
         kept.push_back(b);
       } else if (same_bytes) {
@@ -177,8 +191,18 @@ TEST(SharingCounter, AgreesWithTheSlowModelOnRandomAllocatorBehaviour) {
     };
     std::map<int, Live> live;
     int next_id = 0;
+    uint32_t threads = 4;  // ids 1..threads; one exits now and then and a new one starts
     for (int step = 0; step < 3000; ++step) {
-      const uint32_t thread = 1 + random() % 4;
+      if (random() % 100 == 0) {
+        const uint32_t leaving = threads - random() % 4;
+        t->on_thread_exit(leaving);
+        model.exited.push_back(leaving);
+        ++threads;
+      }
+      uint32_t thread = threads - random() % 4;
+      if (std::find(model.exited.begin(), model.exited.end(), thread) != model.exited.end()) {
+        thread = threads;  // the newest has not exited
+      }
       if (live.empty() || random() % 2 == 0) {
         const int count = 1 + random() % 6;
         const int first = random() % (kSlots - count + 1);
