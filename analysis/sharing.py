@@ -5,7 +5,8 @@ in front of the allocator (harness/tracer/) and stores its counts in the run rec
 objects (allocations seen), active (objects the allocator placed on a cache line holding a live
 object of another thread), passive (the same, in a block another thread allocated and this one
 freed: the program passed it over), lines (distinct shared cache lines), complete (no event
-dropped), and the traced run's throughput (its overhead against the untraced run).
+dropped), and the traced run's throughput (its overhead against the untraced run). "Another
+thread" is one still running: a thread that has exited makes no neighbour shared.
 """
 from __future__ import annotations
 
@@ -106,7 +107,8 @@ def table3_markdown(df: pd.DataFrame, paper: dict, citation: str) -> str:
               "**Definitions.** The tracer (`libsharetrace.so`, harness/tracer/) is preloaded in "
               "front of the allocator and sees every malloc, free and new/delete with its "
               "thread. An object is counted when the allocator places it on a 64-byte cache "
-              "line that holds a live object another thread allocated: *passive* when its "
+              "line that holds a live object another thread allocated, a thread still running "
+              "(one that has exited writes nothing more): *passive* when its "
               "memory is a block this thread freed after another thread allocated it (the "
               "program passed the object over and the allocator gave the block to the thread "
               "that freed it), or a block it got that way before; *active* otherwise (the "
