@@ -157,18 +157,17 @@ def verdict(df: pd.DataFrame, paper: dict, paper_key: str) -> str:
             + "; ".join(pairs) + f" -> {shape}")
 
 
-def _ours_on(ax, sp: pd.DataFrame, threads_max: int | None = None) -> None:
-    """Our self-relative speedup curves: the focus allocators bold, the other peers thin."""
-    allocs = S.ordered_allocators(sp["allocator"].unique())
-    styles = S.allocator_styles(allocs)
-    for a, st in styles.items():
+def _ours_on(ax, d: pd.DataFrame, sp: pd.DataFrame, threads_max: int | None = None) -> None:
+    """Our self-relative speedup curves (`sp` from the runs `d`): the focus allocators bold
+    with interquartile bands, the other peers thin."""
+    for a, st in _styles(d).items():
         g = sp[sp["allocator"] == a]
         if threads_max is not None:
             g = g[g["threads"] <= threads_max]
         focus = a in FOCUS
-        _draw_curves(ax, g, {a: st}, col="speedup", lo="speedup_min" if focus else None,
-                     hi="speedup_max")
-        if not focus and ax.lines and ax.lines[-1].get_label() == a:
+        _draw_curves(ax, g, {a: st}, col="speedup", lo="speedup_q1" if focus else None,
+                     hi="speedup_q3")
+        if not focus and ax.lines and ax.lines[-1].get_label() == st.get("label", a):
             ax.lines[-1].set_linewidth(0.9)
             ax.lines[-1].set_alpha(0.6)
             ax.lines[-1].set_markersize(3)
@@ -195,7 +194,7 @@ def _ours_cut_panel(ax, df: pd.DataFrame, entry: dict, workload: str, cores) -> 
         _empty(ax, f"no {workload} runs in this results set")
         return
     tmax = int(d["threads"].max())
-    _ours_on(ax, _own_speedups(df, workload), tmax)
+    _ours_on(ax, d, _own_speedups(df, workload), tmax)
     _paper_over(ax, entry, tmax, only_hoard=False)
     ts = sorted(int(t) for t in d["threads"].unique())
     if cores:
@@ -230,7 +229,7 @@ def comparison_figure(df: pd.DataFrame, paper: dict, paper_key: str) -> Figure:
     else:
         sp = _own_speedups(df, workload)
         tmax = int(d["threads"].max())
-        _ours_on(middle, sp)
+        _ours_on(middle, d, sp)
         _paper_over(middle, entry, 14, only_hoard=True)
         middle.plot([1, 14], [1, 14], color="#999999", linestyle=":", linewidth=1,
                     label="linear")
@@ -264,6 +263,7 @@ def verdicts_markdown(df: pd.DataFrame, paper: dict) -> str:
              "read at the same P). Pairs: halloc-paper and halloc against Hoard, halloc-serial "
              "(one lock) against the Solaris allocator, glibc against Ptmalloc (its ancestor). "
              "On a shared machine a miss can be contention, not the allocator.", ""]
+    lines += condition_lines(df) + [""] + [f"**{a}**" for a in alerts(df)] + [""]
     lines += [f"- {verdict(df, paper, key)}" for key in MAPPING]
     lines += ["- Fig 3e, 3f BEMengine: not reproduced (a proprietary program).", ""]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ import math
 import pandas as pd
 
 from . import summary as S
+from .conditions import alerts, condition_lines
 
 # paper Table 2 row -> our workload
 TABLE2_MAPPING = {"threadtest": "threadtest", "shbench": "shbench",
@@ -77,6 +78,11 @@ def table2(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def conditions(df: pd.DataFrame) -> list[str]:
+    """What the run was measured under, and its alerts, for the top of a table."""
+    return condition_lines(df) + [""] + [f"**{a}**" for a in alerts(df)] + [""]
+
+
 def _fmt(v, digits=3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -100,7 +106,7 @@ def table2_markdown(df: pd.DataFrame, paper: dict, citation: str) -> str:
              f"{df.attrs.get('run_id', '')} on {S.machine_line(machine)}, 1 thread, median "
              "over repetitions; change of halloc-paper and halloc against glibc, computed as "
              "the paper does (slower: (t - base) / base; faster: -(base / t - 1)). Positive = "
-             "slower than the baseline.", "",
+             "slower than the baseline.", ""] + conditions(df) + [
              "| our workload | unit | paper benchmark | paper Solaris | paper Hoard | paper "
              "change % | glibc | halloc-paper | change % | halloc | change % |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -170,7 +176,7 @@ def f_tables_markdown(df: pd.DataFrame, paper: dict, citation: str) -> str:
              f"Ours: run {df.attrs.get('run_id', '')} on {S.machine_line(machine)}: "
              "halloc-paper built with f = 1/8 (halloc-paper-f8), 1/4 (halloc-paper) and 1/2 "
              "(halloc-paper-f2), everything else the paper's (allocator/src/policy.h), median "
-             "over repetitions at the largest thread count of the run.", "",
+             "over repetitions at the largest thread count of the run.", ""] + conditions(df) + [
              "## Table 5: runtime (lower is better; Larson: throughput, higher is better)", "",
              "| benchmark | our workload | threads | " + " | ".join(
                  f"paper f={f} | ours f={f}" for f in F_VARIANTS) + " |",

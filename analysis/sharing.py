@@ -15,6 +15,7 @@ import math
 import pandas as pd
 
 from . import summary as S
+from .paper_tables import conditions
 
 # paper Table 3 row -> our workload
 TABLE3_MAPPING = {"threadtest": "threadtest", "shbench": "shbench", "Larson": "larson",
@@ -92,7 +93,7 @@ def table3_markdown(df: pd.DataFrame, paper: dict, citation: str) -> str:
               "processors; the paper gives no counts for other allocators). Ours: run "
               f"{df.attrs.get('run_id', '')} on {S.machine_line(machine)}; each cell is "
               "**active / passive** objects counted by the false-sharing tracer at the "
-              "largest traced thread count.", "",
+              "largest traced thread count.", ""] + conditions(df) + [
               "| workload | threads | paper: Hoard | " + " | ".join(allocs) + " |",
               "|---|---:|---:|" + "---:|" * len(allocs)]
     for d in t.to_dict("records"):
