@@ -14,6 +14,7 @@
 
 #include "workloads/random.h"
 #include "workloads/thread_team.h"
+#include "workloads/verify.h"
 #include "workloads/workload.h"
 
 namespace allocbench {
@@ -38,6 +39,9 @@ struct Node {
   int first_body = -1;  // a leaf's list; -1 for an inner node (or an empty leaf)
   bool leaf = true;
   std::array<Node*, 8> children{};
+  // Verify mode stamps this tail when the node is made and checks it before the node is
+  // deleted: a block the allocator also gave to another node would have it overwritten.
+  unsigned char guard[16] = {};
 };
 
 int octant(const Node& node, const std::array<double, 3>& p) {
@@ -47,7 +51,8 @@ int octant(const Node& node, const std::array<double, 3>& p) {
 
 class Tree {
  public:
-  Tree(std::vector<Body>& bodies, ThreadStats& stats) : bodies_(bodies), stats_(stats) {}
+  Tree(std::vector<Body>& bodies, ThreadStats& stats, const Verifier& verifier)
+      : bodies_(bodies), stats_(stats), verifier_(verifier) {}
   ~Tree() { destroy(root_); }
 
   void build() {
@@ -117,6 +122,7 @@ class Tree {
 
   Node* make(const std::array<double, 3>& centre, double half) {
     Node* node = new Node{.centre = centre, .half = half};
+    verifier_.stamp(node->guard, sizeof(node->guard), 0);
     stats_.on_alloc(sizeof(Node));
     return node;
   }
@@ -124,6 +130,7 @@ class Tree {
   void destroy(Node* node) {
     if (node == nullptr) return;
     for (Node* child : node->children) destroy(child);
+    verifier_.check(node->guard, sizeof(node->guard), 0);
     delete node;
     stats_.on_free(sizeof(Node));
   }
@@ -179,6 +186,7 @@ class Tree {
 
   std::vector<Body>& bodies_;
   ThreadStats& stats_;
+  const Verifier& verifier_;
   Node* root_ = nullptr;
 };
 
@@ -203,9 +211,10 @@ Outcome run_barnes_hut(const RunContext& context) {
   const double theta = context.params.get("theta");
   std::vector<Body> bodies = initial_bodies(count, context.params.get_uint("seed"));
   std::vector<std::array<double, 3>> accelerations(count);
+  const Verifier verifier{context.verify, "barnes-hut"};
   const auto began = std::chrono::steady_clock::now();
   for (uint64_t step = 0; step < steps; ++step) {
-    Tree tree(bodies, context.stats.slot(0));
+    Tree tree(bodies, context.stats.slot(0), verifier);
     tree.build();
     run_team(context.threads, [&](int index) {
       const uint64_t begin = count * index / context.threads;

@@ -354,6 +354,7 @@ TEST(Sweep, ResumeContinuesAnInterruptedSweep) {
   EXPECT_EQ(cells.size(), 4u);
   fs::remove_all(full);
   fs::remove_all(cut);
+}
 
 // --trace-sharing: the first repetition of each cell gets the tracer's counts. cache-scratch
 // hands main's neighbouring objects to threads that free them and allocate again: glibc's
