@@ -97,6 +97,17 @@ def _pct(v) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.1f}"
 
 
+def _programs_note(df: pd.DataFrame) -> str:
+    kinds = df["kind"] if "kind" in df.columns else pd.Series(dtype=object)
+    programs = sorted(df.loc[kinds == "program", "workload"].unique())
+    if programs:
+        return ("The paper's single-threaded programs (espresso, Ghostscript, LRUsim, p2c) have "
+                "program workloads of ours as counterparts in spirit: " + ", ".join(programs)
+                + " (their rows: the program's seconds at 1 thread).")
+    return ("The paper's single-threaded programs (espresso, Ghostscript, LRUsim, p2c) are not "
+            "here: this run has no program workloads (`allocbench sweep --suite all`).")
+
+
 def table2_markdown(df: pd.DataFrame, paper: dict, citation: str) -> str:
     t = table2(df, paper)
     machine = df.attrs.get("machine") or {}
@@ -121,8 +132,7 @@ def table2_markdown(df: pd.DataFrame, paper: dict, citation: str) -> str:
               f"(over its ten rows). Ours, halloc-paper: "
               f"{_pct(ours.mean()) if len(ours) else '-'}% (mean over {len(ours)} rows); "
               f"halloc: {_pct(t['halloc change %'].dropna().mean())}%.", "",
-              "**Rows.** The paper's single-threaded programs (espresso, Ghostscript, LRUsim, "
-              "p2c) and BEMengine are not reproduced: no program workloads are in this run. "
+              "**Rows.** " + _programs_note(df) + " BEMengine is not reproduced. "
               "Larson is not in the paper's Table 2 (it is throughput-based); ours is shown "
               "as seconds per million operations, like every fixed-time workload (unit "
               "column). The machine is shared: single runs move by 10-30%.", ""]
