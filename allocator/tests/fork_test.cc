@@ -175,7 +175,7 @@ int ForkWhileThreadsMapSuperblocks() {
       _exit(ChildAllocates());
     }
     if (pid < 0) return 21;
-    int status = WaitWithTimeout(pid, 10000);
+    int status = WaitWithTimeout(pid, 30000);
     if (status != 0) {
       fprintf(stderr, "fork %d: child %s\n", i, halloc_test::DescribeStatus(status).c_str());
       ++failures;
@@ -203,7 +203,7 @@ void ForkFromHandler(int) {
   pid_t pid = fork();
   if (pid == 0) _exit(ChildAllocates());  // still inside the handler
   if (pid > 0) {
-    int status = WaitWithTimeout(pid, 10000);
+    int status = WaitWithTimeout(pid, 30000);
     if (status != 0) g_child_failures = g_child_failures + 1;
     g_forks = g_forks + 1;
   }

@@ -157,9 +157,10 @@ class Session {
     halloc_stats s;
     halloc_get_stats(&s);
     if (s.superblock_bytes != 0 || s.large_bytes != 0)
-      Fail("after freeing everything and trimming, %zu bytes of superblocks and %zu of large "
-           "objects are still mapped",
-           s.superblock_bytes, s.large_bytes);
+      Fail(
+          "after freeing everything and trimming, %zu bytes of superblocks and %zu of large "
+          "objects are still mapped",
+          s.superblock_bytes, s.large_bytes);
   }
 
  private:

@@ -20,20 +20,9 @@
 #include "test_util.h"
 
 using halloc_test::Opaque;
+using halloc_test::ResidentBytes;
 
 namespace {
-
-std::size_t ResidentBytes() {
-  char buf[128] = {};
-  int fd = open("/proc/self/statm", O_RDONLY);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  unsigned long size = 0, resident = 0;
-  if (sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
-  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-}
 
 // mallinfo is deprecated in glibc (its int fields wrap above 2 GiB), but programs still call it.
 #pragma GCC diagnostic push

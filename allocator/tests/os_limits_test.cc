@@ -18,15 +18,7 @@
 namespace halloc {
 namespace {
 
-std::size_t ResidentBytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  unsigned long size = 0, resident = 0;
-  if (f) {
-    if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * 4096;
-}
+using halloc_test::ResidentBytes;
 
 std::size_t Mappings() {
   std::ifstream maps("/proc/self/maps");

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -107,6 +108,19 @@ inline std::string WhyNotServed() {
            ExpectedVariant() + "'";
   }
   return "";
+}
+
+// Resident bytes of this process, from /proc/self/statm (read without allocating).
+inline std::size_t ResidentBytes() {
+  char buf[128] = {};
+  int fd = open("/proc/self/statm", O_RDONLY);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  unsigned long size = 0, resident = 0;
+  if (sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
 inline halloc_params Params() {

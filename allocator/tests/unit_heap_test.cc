@@ -16,6 +16,7 @@
 #include "large.h"
 #include "os.h"
 #include "page_map.h"
+#include "test_util.h"
 #include "thread_binding.h"
 #include "thread_cache.h"
 
@@ -199,20 +200,9 @@ TEST(Heap, EmptySuperblocksBeyondTheReserveGoBackToTheOs) {
   ExpectConsistent();
 }
 
-// Resident bytes of this process, from /proc/self/statm.
-std::size_t ResidentBytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  unsigned long size = 0, resident = 0;
-  if (f) {
-    if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * 4096;
-}
-
 TEST(Heap, ResidentMemoryFallsAfterABurstIsFreed) {
   constexpr std::size_t kBurst = 64u << 20;
-  std::size_t before = ResidentBytes();
+  std::size_t before = halloc_test::ResidentBytes();
   std::size_t during = 0;
   std::thread t([&] {
     std::vector<void*> blocks;
@@ -221,11 +211,11 @@ TEST(Heap, ResidentMemoryFallsAfterABurstIsFreed) {
       p[0] = 1;
       blocks.push_back(p);
     }
-    during = ResidentBytes();
+    during = halloc_test::ResidentBytes();
     for (void* p : blocks) Free(p);
   });
   t.join();
-  std::size_t after = ResidentBytes();
+  std::size_t after = halloc_test::ResidentBytes();
   ASSERT_GE(during, before + kBurst / 2) << "the burst was not resident";
   if (kPolicy.use_global_heap) {
     // What may stay: the heap's slack, the global heap's reserve, a thread cache.
