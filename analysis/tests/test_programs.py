@@ -114,3 +114,18 @@ def test_csv_has_the_program_columns(mixed, tmp_path):
     assert list(sqlite["metric_value"]) == [1.0, 1.0, 1.0]
     assert list(sqlite["page_faults"]) == [1000, 1000, 1000]  # rusage: no perf counter here
     assert set(table[table["benchmark"] == "larson"]["kind"]) == {"synthetic"}
+
+
+def test_paper_table2_has_rows_for_the_programs_of_a_mixed_run(write_json, tmp_path):
+    # The paper's Table 2 lists Ghostscript beside its synthetic benchmarks: a run with both
+    # gets a row per program (glibc 2.0 s, halloc 1.5 s at 1 thread), the figures none.
+    runs = [program_run("ghostscript", "glibc", seconds=2.0),
+            program_run("ghostscript", "halloc", seconds=1.5)]
+    runs += [make_run("threadtest", a, 1, 0) for a in ("glibc", "halloc")]
+    path = write_json(make_doc(runs))
+    assert main(["paper", str(path), "--out", str(tmp_path)]) == 0
+    table2 = (tmp_path / "paper" / "paper-table2.md").read_text()
+    row = next(line for line in table2.splitlines() if line.startswith("| ghostscript"))
+    assert "| 2 |" in row and "| 1.5 |" in row, row
+    assert "threadtest" in table2
+    assert not (tmp_path / "paper" / "paper-ghostscript.png").exists()
