@@ -3,7 +3,6 @@
 #include "os.h"
 #include "page_map.h"
 #include "region.h"
-#include "report.h"
 
 namespace halloc {
 namespace {
@@ -84,9 +83,6 @@ void OwnerLocks::Return(Superblock* sb, const Run& run) {
     locked_ = LockOwner(sb);
     if (locked_ == nullptr) return;  // abandoned at fork: leak
   }
-  // Each block is at a block boundary; all must lie below the bump mark.
-  if (!sb->IsCarved(reinterpret_cast<const void*>(run.highest))) [[unlikely]]
-    InvalidPointer("free", reinterpret_cast<const void*>(run.highest));
   locked_->FreeChain(sb, run.first, run.last, run.n, release_);
 }
 

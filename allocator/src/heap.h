@@ -138,8 +138,7 @@ class OwnerLocks {
   OwnerLocks& operator=(const OwnerLocks&) = delete;
   ~OwnerLocks();
 
-  // Gives back a run of sb's blocks, each at a block boundary. A run with a block that was
-  // never carved out is reported as an invalid pointer.
+  // Gives back a run of sb's blocks, each checked live and marked freed by free().
   void Return(Superblock* sb, const Run& run);
 
  private:

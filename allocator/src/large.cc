@@ -128,10 +128,10 @@ void* RegionRealloc(LargeHeader* h, std::size_t size, std::size_t need) {
   if (want < have && size < h->size && need <= h->map_size / 2) {
     RegionFree(RegionKind::kLarge, h->base() + want * kSuperblockSize, have - want);
     h->map_size = want * kSuperblockSize;
-  } else if (want > have && !RegionExtend(RegionKind::kLarge, h, have, want - have)) {
-    return nullptr;
+  } else if (want > have) {
+    if (!RegionExtend(RegionKind::kLarge, h, have, want - have)) return nullptr;
+    h->map_size = want * kSuperblockSize;
   }
-  if (want > have) h->map_size = want * kSuperblockSize;
   h->size = size;
   return h->user;
 }

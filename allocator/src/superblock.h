@@ -49,15 +49,13 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
-// Blocks first..last of a list, n of them, all in one superblock; `highest` is the highest
-// address among them (a run is valid when that one was carved out).
+// Blocks first..last of a list, n of them, all in one superblock.
 struct Run {
   FreeBlock* first;
   FreeBlock* last;
   std::uint32_t n;
-  std::uintptr_t highest;
 
-  static Run Of(FreeBlock* b) { return {b, b, 1, reinterpret_cast<std::uintptr_t>(b)}; }
+  static Run Of(FreeBlock* b) { return {b, b, 1}; }
   // The longest run from `first` (at most `max` blocks) whose blocks share first's granule.
   static Run Cut(FreeBlock* first, std::uint32_t max);
 };
@@ -206,7 +204,6 @@ inline Run Run::Cut(FreeBlock* first, std::uint32_t max) {
   for (FreeBlock* next;
        r.n < max && (next = r.last->next) && Superblock::GranuleOf(next) == granule; ++r.n) {
     r.last = next;
-    r.highest = std::max(r.highest, reinterpret_cast<std::uintptr_t>(next));
   }
   return r;
 }
