@@ -28,9 +28,7 @@ namespace {
 // page-map loads, the block's index and a store).
 inline void* MarkLive(void* p) {
   Superblock* sb = g_page_map.SuperblockOfBlock(p);
-  // Superblocks are S-aligned: p's offset in its superblock is its offset in the granule.
-  sb->SetState(sb->IndexAtOffset(reinterpret_cast<std::uintptr_t>(p) & (kSuperblockSize - 1)),
-               kLive);
+  sb->SetState(sb->IndexOf(p), kLive);
   return p;
 }
 
@@ -57,6 +55,9 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
 }
 
 [[gnu::noinline]] void* SmallAllocSlow(std::uint32_t c) {
+  if constexpr (kThreadCache) {
+    if (void* p = tls_cache.TakeCarved(c)) return MarkLive(p);
+  }
   Heap* heap = CurrentHeap();
   if (heap == nullptr) [[unlikely]]
     return OutOfMemory();
@@ -69,6 +70,7 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
     if (kCacheLimits.blocks[c] > 0) {
       tls_cache.Refill(heap, c, release);
       p = tls_cache.Pop(c);
+      if (p == nullptr) p = tls_cache.TakeCarved(c);
     } else {
       p = heap->Alloc(c, release);
     }
@@ -113,6 +115,7 @@ inline void* SmallAlloc(std::uint32_t c) {
 // Everything but a push onto a cache with room: flushing a full cache, blocks of other heaps,
 // uncached classes, large objects, and every pointer that is not a live block (which aborts).
 [[gnu::noinline]] void FreeSlow(void* p, PageMap::Entry e) {
+  if (p == nullptr) return;
   if (Superblock* sb = e.superblock()) [[likely]] {
     // From here on the block is the allocator's, on whichever path it takes back.
     sb->SetState(LiveBlock(sb, p, "free"), kFreed);
@@ -164,30 +167,23 @@ void* Malloc(std::size_t size) {
 // The fast path: a live block of the thread's own heap goes onto its cache (a page-map lookup,
 // a boundary and a state check, and a push; no lock, no atomic read-modify-write).
 void Free(void* p) {
-  if (p == nullptr) return;
+  PageMap::Entry e = g_page_map.Lookup(p);  // nothing for nullptr: FreeSlow ignores it
   if constexpr (kThreadCache) {
-    ThreadCache& cache = tls_cache;
-    const std::uintptr_t granule = Superblock::GranuleOf(p);
-    Superblock* sb = cache.Remembered(granule);
-    if (sb == nullptr) [[unlikely]] {
-      PageMap::Entry e = g_page_map.Lookup(p);
-      sb = e.superblock();
-      if (sb == nullptr) return FreeSlow(p, e);
-      cache.Remember(granule, sb);
-    }
-    std::uint32_t i = sb->BlockAtOffset(reinterpret_cast<std::uintptr_t>(p) - granule);
-    if (sb->owner.load(std::memory_order_relaxed) == tls_heap && i != kNoBlock &&
-        sb->State(i) == kLive) [[likely]] {
+    Superblock* sb = e.superblock();
+    if (sb != nullptr && sb->owner.load(std::memory_order_relaxed) == tls_heap) [[likely]] {
+      // p's granule is sb's, so p lies in sb's memory.
+      std::uint32_t i = sb->BlockAtInnerOffset(reinterpret_cast<std::uintptr_t>(p) -
+                                               reinterpret_cast<std::uintptr_t>(sb->memory()));
       std::uint32_t c = sb->size_class;
-      if (!cache.Full(c)) [[likely]] {
+      ThreadCache& cache = tls_cache;
+      if (i != kNoBlock && sb->State(i) == kLive && !cache.Full(c)) [[likely]] {
         sb->SetState(i, kFreed);
         cache.Push(c, p);
         return;
       }
     }
-    return FreeSlow(p, {reinterpret_cast<std::uintptr_t>(sb)});
   }
-  FreeSlow(p, g_page_map.Lookup(p));
+  FreeSlow(p, e);
 }
 
 void FreeSized(void* p, std::size_t size) {

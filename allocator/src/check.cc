@@ -23,8 +23,13 @@ struct Violation {
 // The state map: no live block among those not carved, at most `used` live blocks (the rest
 // of `used` wait in caches, batches and inboxes, freed), and so none when it is empty.
 bool CheckStates(const Superblock* sb, Violation& v) {
-  if (sb->states_ == nullptr || StateMapBytes(sb->capacity) < sb->capacity) {
+  if (sb->states_ == nullptr || StateMapBytes(sb->capacity) <= sb->capacity) {
     v = {"superblock has no state map of its size", nullptr, sb, 0, sb->capacity};
+    return false;
+  }
+  if (sb->State(sb->capacity) != kNeverUsed) {
+    v = {"state map marks the index past the last block (free() reads it unchecked)", nullptr, sb,
+         sb->capacity, sb->State(sb->capacity)};
     return false;
   }
   std::size_t live = 0;
@@ -84,9 +89,12 @@ bool CheckSuperblock(const Heap* h, Superblock* sb, std::uint32_t c, std::uint32
   };
   if (sb->owner.load(std::memory_order_relaxed) != h)
     return fail("superblock filed in a heap that does not own it", 0, 0);
-  if (SuperblockOf(sb->memory()) != sb ||
-      Superblock::GranuleOf(sb->memory()) != reinterpret_cast<std::uintptr_t>(sb->memory()))
-    return fail("page map does not point at the superblock's descriptor", 0, 0);
+  if (Superblock::GranuleOf(sb->memory()) != reinterpret_cast<std::uintptr_t>(sb->memory()))
+    return fail("superblock does not start a granule", 0, 0);
+  for (std::size_t i = 0; i < sb->granules(); ++i) {
+    if (SuperblockOf(sb->memory() + i * kSuperblockSize) != sb)
+      return fail("page map does not point at the superblock's descriptor", i, sb->granules());
+  }
   if (sb->size_class != c) return fail("superblock filed under the wrong class", sb->size_class, c);
   if (sb->block_size != kSizeClasses.block_size[c] || sb->capacity != kSizeClasses.capacity[c])
     return fail("superblock geometry differs from its class", sb->block_size,
@@ -125,7 +133,7 @@ bool CheckInbox(const Heap* h, Violation& v) {
 
 bool CheckHeap(const Heap* h, Violation& v) {
   if (!CheckInbox(h, v)) return false;
-  std::size_t in_use = 0, held = 0, count = 0, mostly_empty = 0;
+  std::size_t in_use = 0, held = 0, count = 0, mostly_empty = 0, empty = 0;
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     for (std::uint32_t g = 0; g <= Heap::kGroups; ++g) {
       Superblock* prev = nullptr;
@@ -138,7 +146,8 @@ bool CheckHeap(const Heap* h, Violation& v) {
         in_use += sb->in_use_bytes();
         held += sb->held_bytes();
         mostly_empty += Heap::MostlyEmpty(sb);
-        ++count;
+        count += sb->granules();
+        if (sb->empty()) empty += sb->granules();
       }
     }
   }
@@ -154,10 +163,15 @@ bool CheckHeap(const Heap* h, Violation& v) {
     v = {"superblock count differs from the lists", h, nullptr, h->superblocks, count};
     return false;
   }
+  if (empty != h->empty_granules || (!h->is_global && empty > kPolicy.kept_empty)) {
+    v = {"empty superblocks differ from the count or exceed what a heap keeps", h, nullptr, empty,
+         h->empty_granules};
+    return false;
+  }
   std::size_t empties = 0;
   for (Superblock* sb = h->empties; sb; sb = sb->next) {
     if (!h->is_global || !sb->empty() || sb->owner.load(std::memory_order_relaxed) != h ||
-        SuperblockOf(sb->memory()) != sb || ++empties > h->empty_count) {
+        SuperblockOf(sb->memory()) != sb || (empties += sb->granules()) > h->empty_count) {
       v = {"bad entry in the empty-superblock list", h, sb, empties, h->empty_count};
       return false;
     }

@@ -11,17 +11,33 @@ constinit std::atomic<Heap*> g_global{nullptr};
 constinit std::atomic<std::size_t> g_released{0};
 constinit std::atomic<std::size_t> g_empty_reserve{kPolicy.empty_reserve};
 
+// Enters sb for each of the `granules` granules from `memory` in the page map (or clears them:
+// sb == nullptr); false when a leaf of the map cannot be allocated.
+bool MapGranules(char* memory, std::size_t granules, Superblock* sb) {
+  for (std::size_t g = 0; g < granules; ++g) {
+    char* granule = memory + g * kSuperblockSize;
+    if (sb == nullptr) {
+      g_page_map.Clear(granule);
+    } else if (!g_page_map.SetSuperblock(granule, sb)) {
+      MapGranules(memory, g, nullptr);
+      return false;
+    }
+  }
+  return true;
+}
+
 // A fresh superblock from a region, formatted for class c and entered in the page map.
 Superblock* MapSuperblock(std::uint32_t c) {
-  void* mem = RegionAlloc(RegionKind::kSuperblocks, 1);
+  const std::size_t granules = kSizeClasses.granules[c];
+  auto* mem = static_cast<char*>(RegionAlloc(RegionKind::kSuperblocks, granules));
   if (mem == nullptr) return nullptr;
   Superblock* sb = NewSuperblockDescriptor();
-  if (sb == nullptr || !sb->Format(c) || !g_page_map.SetSuperblock(mem, sb)) {
+  if (sb == nullptr || !sb->Format(c) || !MapGranules(mem, granules, sb)) {
     if (sb) FreeSuperblockDescriptor(sb);
-    RegionFree(RegionKind::kSuperblocks, mem, 1);
+    RegionFree(RegionKind::kSuperblocks, mem, granules);
     return nullptr;
   }
-  sb->memory_.store(static_cast<char*>(mem), std::memory_order_relaxed);
+  sb->memory_.store(mem, std::memory_order_relaxed);
   return sb;
 }
 
@@ -31,10 +47,11 @@ void ReleaseList::ReleaseAll() {
   while (Superblock* sb = head) {
     head = sb->next;
     char* memory = sb->memory();
-    g_page_map.Clear(memory);
-    // The descriptor lets go of the memory before the OS may hand it out again (thread_cache.h).
+    const std::size_t granules = sb->granules();
+    MapGranules(memory, granules, nullptr);
+    // The descriptor lets go of the memory before the OS may hand it out again.
     FreeSuperblockDescriptor(sb);
-    RegionFree(RegionKind::kSuperblocks, memory, 1);
+    RegionFree(RegionKind::kSuperblocks, memory, granules);
     g_released.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -157,14 +174,16 @@ void Heap::Adopt(Superblock* sb) {
   Link(sb);
   in_use += sb->in_use_bytes();
   held += sb->held_bytes();
-  ++superblocks;
+  superblocks += sb->granules();
+  if (sb->empty()) empty_granules += sb->granules();
 }
 
 void Heap::Disown(Superblock* sb) {
   Unlink(sb);
   in_use -= sb->in_use_bytes();
   held -= sb->held_bytes();
-  --superblocks;
+  superblocks -= sb->granules();
+  if (sb->empty()) empty_granules -= sb->granules();
 }
 
 // The fullest superblock of class c with a free block, from the global heap or the OS if
@@ -181,6 +200,7 @@ Superblock* Heap::NonFull(std::uint32_t c, ReleaseList& release) {
 void* Heap::Alloc(std::uint32_t c, ReleaseList& release) {
   Superblock* sb = NonFull(c, release);
   if (sb == nullptr) return nullptr;
+  if (sb->empty()) empty_granules -= sb->granules();  // no longer, after the Pop
   void* p = sb->Pop();
   in_use += sb->block_size;
   Refile(sb);
@@ -188,10 +208,13 @@ void* Heap::Alloc(std::uint32_t c, ReleaseList& release) {
 }
 
 std::uint32_t Heap::AllocChain(std::uint32_t c, std::uint32_t n, FreeBlock*& chain,
-                               FreeBlock*& tail, ReleaseList& release) {
+                               FreeBlock*& tail, char** carve, std::uint32_t* carved,
+                               ReleaseList& release) {
   Superblock* sb = NonFull(c, release);
   if (sb == nullptr) return 0;
-  std::uint32_t got = sb->PopChain(n, chain, tail);
+  if (sb->empty()) empty_granules -= sb->granules();  // no longer, after PopChain
+  std::uint32_t got = sb->PopChain(n, chain, tail, carve, carved);
+  if (carve != nullptr) got += *carved;
   in_use += std::size_t{got} * sb->block_size;
   Refile(sb);
   return got;
@@ -232,17 +255,25 @@ void Heap::FreeChain(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uin
 
 // After blocks went back to sb: refile it, and restore what the heap guarantees.
 void Heap::Released(Superblock* sb, ReleaseList& release) {
-  if (is_global) {
-    if (sb->empty()) {
+  if (sb->empty()) {
+    empty_granules += sb->granules();  // it just became empty
+    // A per-processor heap keeps a few empty superblocks (so a class that empties and refills
+    // one does not shuttle it to the global heap and back); one emptied beyond them goes to
+    // the global heap at once, though the invariant does not ask for it yet: it carries no
+    // live block (moving it costs no false sharing), and a program that frees millions of
+    // blocks gives memory back while it frees, not only once a quarter of its heap is free.
+    if (is_global || empty_granules > kPolicy.kept_empty) {
       Disown(sb);
-      StoreEmpty(sb, release);
-    } else {
-      Refile(sb);
+      if (is_global) {
+        StoreEmpty(sb, release);
+      } else {
+        GiveToGlobal(sb, release);
+      }
+      return;
     }
-    return;
   }
   Refile(sb);
-  Rebalance(nullptr, release);
+  if (!is_global) Rebalance(nullptr, release);
 }
 
 void Heap::Rebalance(const Superblock* keep, ReleaseList& release) {
@@ -282,13 +313,13 @@ void Heap::GiveToGlobal(Superblock* sb, ReleaseList& release) {
 
 void Heap::StoreEmpty(Superblock* sb, ReleaseList& release) {
   sb->owner.store(this, std::memory_order_release);
-  if (empty_count >= EmptyReserve()) {
+  if (empty_count + sb->granules() > EmptyReserve()) {
     release.Add(sb);
     return;
   }
   sb->next = empties;
   empties = sb;
-  ++empty_count;
+  empty_count += sb->granules();
 }
 
 Superblock* Heap::TakeForClass(std::uint32_t c) {
@@ -298,11 +329,13 @@ Superblock* Heap::TakeForClass(std::uint32_t c) {
       return sb;
     }
   }
-  if (Superblock* sb = empties) {
+  // An empty superblock of the class's size (few are kept: see EmptyReserve).
+  for (Superblock** link = &empties; Superblock* sb = *link; link = &sb->next) {
+    if (sb->granules() != kSizeClasses.granules[c]) continue;
     Superblock* rest = sb->next;
     if (!sb->Format(c)) return nullptr;  // no memory for its state map
-    empties = rest;
-    --empty_count;
+    *link = rest;
+    empty_count -= sb->granules();
     return sb;
   }
   return nullptr;
@@ -324,10 +357,11 @@ void Heap::Trim(ReleaseList& release) {
 
 std::size_t Heap::ReleaseEmpty(std::size_t keep, ReleaseList& release) {
   std::size_t n = 0;
-  for (; empty_count > keep; ++n) {
+  while (empty_count > keep) {
     Superblock* sb = empties;
     empties = sb->next;
-    --empty_count;
+    empty_count -= sb->granules();
+    n += sb->granules();
     release.Add(sb);
   }
   // Empty superblocks are filed in group 0 of their class (the global heap files none there).
@@ -335,9 +369,9 @@ std::size_t Heap::ReleaseEmpty(std::size_t keep, ReleaseList& release) {
     for (Superblock *sb = lists[c][0], *next; sb; sb = next) {
       next = sb->next;
       if (!sb->empty()) continue;
+      n += sb->granules();
       Disown(sb);
       release.Add(sb);
-      ++n;
     }
   }
   return n;

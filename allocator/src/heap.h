@@ -53,11 +53,12 @@ struct alignas(kCacheLine) Heap {
   std::atomic<std::uint32_t> threads{0};  // threads bound to it (see thread_binding.h)
 
   // Protected by `lock`.
-  std::size_t in_use = 0;  // u: bytes in blocks handed out
-  std::size_t held = 0;    // a: bytes in blocks of the superblocks it owns
-  std::size_t superblocks = 0;
-  Superblock* empties = nullptr;  // global heap only: empty superblocks of no class
-  std::size_t empty_count = 0;
+  std::size_t in_use = 0;          // u: bytes in blocks handed out
+  std::size_t held = 0;            // a: bytes in blocks of the superblocks it owns
+  std::size_t superblocks = 0;     // in units of S: a superblock of a large class counts 2, 4 or 8
+  std::size_t empty_granules = 0;  // the empty ones among them, in units of S
+  Superblock* empties = nullptr;   // global heap only: empty superblocks of no class
+  std::size_t empty_count = 0;     // in units of S too
   Superblock* lists[SizeClassTable::kMaxClasses][kGroups + 1] = {};
 
   static std::uint32_t GroupOf(const Superblock* sb) {
@@ -74,10 +75,10 @@ struct alignas(kCacheLine) Heap {
 
   // A block of class c, or nullptr when the OS refuses memory. Lock held.
   void* Alloc(std::uint32_t c, ReleaseList& release);
-  // Up to n blocks of class c as a chain from `chain` to `tail` (at least one unless the OS
-  // refuses memory); returns how many. Lock held.
+  // Up to n blocks of class c from one superblock (at least one unless the OS refuses memory):
+  // see Superblock::PopChain. Returns the chain's length plus *carved. Lock held.
   std::uint32_t AllocChain(std::uint32_t c, std::uint32_t n, FreeBlock*& chain, FreeBlock*& tail,
-                           ReleaseList& release);
+                           char** carve, std::uint32_t* carved, ReleaseList& release);
   // Returns p, a block of sb (which this heap owns), to sb. Lock held.
   void Free(Superblock* sb, void* p, ReleaseList& release);
   // Returns a chain of n blocks of sb, first to last. Lock held.
@@ -88,7 +89,7 @@ struct alignas(kCacheLine) Heap {
   // (which, as in larson, often inherits and frees their blocks). Lock held.
   void Trim(ReleaseList& release);
   // malloc_trim: hands every empty superblock this heap holds to `release` but `keep` of the
-  // global heap's reserve; returns how many. Lock held.
+  // global heap's reserve; returns how many, in units of S. Lock held.
   std::size_t ReleaseEmpty(std::size_t keep, ReleaseList& release);
 
   // Hands over the chain first..last (`bytes` in all) without the lock. False, taking nothing,

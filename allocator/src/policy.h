@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace halloc {
 
@@ -12,11 +13,18 @@ struct Policy {
   double growth;                  // b: neighbouring size classes are at most b apart
   unsigned empty_num, empty_den;  // f = empty_num / empty_den
   std::size_t slack;              // K: superblocks of free space a heap may keep regardless of f
-  std::size_t heaps_per_cpu;      // heaps = heaps_per_cpu x CPUs; 0 = one heap per thread
-  std::size_t max_heaps;          // hard cap on per-processor heaps
-  bool use_global_heap;           // false: superblocks never leave their heap (serial baseline)
-  std::size_t empty_reserve;      // empty superblocks the global heap keeps; beyond go to the OS
-  std::size_t cache_bytes;        // per thread and class, free blocks kept without a lock; 0 = none
+  // Empty superblocks (in units of S) a heap keeps; one emptied beyond them goes to the global
+  // heap at once, invariant or not. SIZE_MAX: only the invariant moves superblocks (the paper).
+  std::size_t kept_empty;
+  // A class whose blocks fit fewer than this many to S gets superblocks of 2, 4 or 8 S, so that
+  // they do: 0 = every superblock is S, as in the paper.
+  std::size_t min_superblock_blocks;
+  std::size_t heaps_per_cpu;     // heaps = heaps_per_cpu x CPUs; 0 = one heap per thread
+  std::size_t max_heaps;         // hard cap on per-processor heaps
+  bool use_global_heap;          // false: superblocks never leave their heap (serial baseline)
+  std::size_t empty_reserve;     // empty superblocks the global heap keeps; beyond go to the OS
+  std::size_t cache_bytes;       // per thread and class, free blocks kept without a lock; 0 = none
+  std::size_t cache_min_blocks;  // ... but room for at least this many (when cache_bytes > 0)
   std::size_t large_cache_entries;  // freed large mappings kept for reuse; 0 = every free unmaps
   std::size_t large_cache_bytes;    // ... and at most this many bytes of them
 };
@@ -24,22 +32,27 @@ struct Policy {
 // The tuned allocator: 64 KiB superblocks, a heap of its own for each thread (so threads never
 // share a superblock while both are alive), a per-thread cache of free blocks of the thread's
 // own superblocks, so most calls take no lock, and a small cache of freed large mappings, so
-// large objects do not cost an mmap and a munmap each. The slack K = 16 covers one partly used
-// superblock in each of the size classes a thread typically uses at once (prodcons: 16): with
-// K = 8, superblocks shuttled to the global heap and back about every 300 allocations there,
-// and half the remote frees found their superblock in the global heap, behind its lock.
+// large objects do not cost an mmap and a munmap each. The slack K = 64 (4 MiB) covers a partly
+// used superblock in every size class a thread may use at once (a random mix of sizes over all
+// 42 classes, whose largest superblocks are 4 S): with K = 16, such a mix moved superblocks to
+// the global heap and back all the time and its time doubled (prodcons alone needed K = 16).
+// Classes with fewer than 8 blocks to S get superblocks of 2 or 4 S, and every class caches at
+// least 4 blocks, so the largest classes take the locked path once every few calls, not always.
 inline constexpr Policy kHallocPolicy{
     .name = "halloc",
     .superblock_shift = 16,
     .growth = 1.2,
     .empty_num = 1,
     .empty_den = 4,
-    .slack = 16,
+    .slack = 64,
+    .kept_empty = 8,
+    .min_superblock_blocks = 8,
     .heaps_per_cpu = 0,
     .max_heaps = 256,
     .use_global_heap = true,
     .empty_reserve = 16,
     .cache_bytes = 16 << 10,
+    .cache_min_blocks = 4,
     .large_cache_entries = 32,
     .large_cache_bytes = 16 << 20,
 };
@@ -52,11 +65,14 @@ inline constexpr Policy kPaperPolicy{
     .empty_num = 1,
     .empty_den = 4,
     .slack = 4,
+    .kept_empty = SIZE_MAX,
+    .min_superblock_blocks = 0,
     .heaps_per_cpu = 2,
     .max_heaps = 1024,
     .use_global_heap = true,
     .empty_reserve = 32,
     .cache_bytes = 0,
+    .cache_min_blocks = 0,
     .large_cache_entries = 0,
     .large_cache_bytes = 0,
 };
@@ -69,11 +85,14 @@ inline constexpr Policy kSerialPolicy{
     .empty_num = 1,
     .empty_den = 4,
     .slack = 4,
+    .kept_empty = SIZE_MAX,
+    .min_superblock_blocks = 0,
     .heaps_per_cpu = 0,
     .max_heaps = 1,
     .use_global_heap = false,
     .empty_reserve = 0,
     .cache_bytes = 0,
+    .cache_min_blocks = 0,
     .large_cache_entries = 0,
     .large_cache_bytes = 0,
 };

@@ -12,10 +12,16 @@
 
 namespace halloc {
 
-// Block index = (offset * reciprocal) >> kReciprocalShift, exact for every offset below S:
-// that needs 2^shift >= S * block_size (see Superblock::IsBlockBoundary).
-inline constexpr unsigned kReciprocalShift = 32;
-static_assert(kSuperblockSize * (kSuperblockSize / 2) <= (std::uint64_t{1} << kReciprocalShift));
+// Superblocks of classes with few blocks to S span several granules (policy.h), at most this many.
+inline constexpr std::size_t kMaxSuperblockGranules = 8;
+
+// Block index = ((offset / 16) * reciprocal) >> kReciprocalShift, with reciprocal =
+// ceil(2^shift / (block_size / 16)): exact for every offset in a superblock, as that needs
+// 2^shift >= (superblock bytes / 16) * (block_size / 16) (see Superblock::BlockAtOffset).
+inline constexpr unsigned kReciprocalShift = 31;  // 32 would not fit the reciprocal of 1
+static_assert((kMaxSuperblockGranules * kSuperblockSize / kMinAlign) *
+                  (kSuperblockSize / 2 / kMinAlign) <=
+              (std::uint64_t{1} << kReciprocalShift));
 
 struct SizeClassTable {
   static constexpr std::size_t kMaxClasses = 64;
@@ -24,7 +30,8 @@ struct SizeClassTable {
   std::uint32_t count = 0;
   std::uint32_t block_size[kMaxClasses] = {};
   std::uint32_t capacity[kMaxClasses] = {};    // blocks in one superblock
-  std::uint32_t reciprocal[kMaxClasses] = {};  // ceil(2^32 / block_size): offset -> index
+  std::uint32_t granules[kMaxClasses] = {};    // its size in units of S
+  std::uint32_t reciprocal[kMaxClasses] = {};  // ceil(2^31 / (block_size / 16)): offset -> index
   std::uint8_t by_granule[kGranules] = {};     // class of a request of (g * 16) bytes
 };
 
@@ -50,9 +57,15 @@ constexpr SizeClassTable BuildSizeClassTable() {
     t.by_granule[g] = static_cast<std::uint8_t>(c);
   }
   for (std::uint32_t i = 0; i < t.count; ++i) {
-    t.capacity[i] = static_cast<std::uint32_t>(kSuperblockSize / t.block_size[i]);
-    t.reciprocal[i] = static_cast<std::uint32_t>(
-        ((std::uint64_t{1} << kReciprocalShift) + t.block_size[i] - 1) / t.block_size[i]);
+    std::size_t granules = 1;
+    while (granules < kMaxSuperblockGranules &&
+           granules * kSuperblockSize / t.block_size[i] < kPolicy.min_superblock_blocks)
+      granules *= 2;
+    t.granules[i] = static_cast<std::uint32_t>(granules);
+    t.capacity[i] = static_cast<std::uint32_t>(granules * kSuperblockSize / t.block_size[i]);
+    std::uint64_t units = t.block_size[i] / kMinAlign;
+    t.reciprocal[i] =
+        static_cast<std::uint32_t>(((std::uint64_t{1} << kReciprocalShift) + units - 1) / units);
   }
   return t;
 }

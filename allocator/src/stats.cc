@@ -22,7 +22,9 @@ halloc_heap_stats Snapshot(Heap* h) {
   s.superblocks = h->superblocks + h->empty_count;
   s.empty_superblocks = h->empty_count;
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
-    for (Superblock* sb = h->lists[c][0]; sb; sb = sb->next) s.empty_superblocks += sb->empty();
+    for (Superblock* sb = h->lists[c][0]; sb; sb = sb->next) {
+      if (sb->empty()) s.empty_superblocks += sb->granules();
+    }
   }
   s.threads = h->threads.load(std::memory_order_relaxed);
   return s;

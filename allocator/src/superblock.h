@@ -36,10 +36,11 @@ inline constexpr std::size_t kStateBytes = kSuperblockSize / kMinAlign;
 static_assert(kStateBytes <= UINT16_MAX && kLargeThreshold <= UINT16_MAX,
               "block counts and indexes are 16-bit");
 // A state map's size for `capacity` blocks: a power of two and whole cache lines, so maps of
-// superblocks that different threads own never share a line.
+// superblocks that different threads own never share a line, and more than `capacity` bytes,
+// so the byte of index `capacity` (never live) can be read without a bounds check.
 constexpr std::size_t StateMapBytes(std::size_t capacity) {
   std::size_t bytes = 64;
-  while (bytes < capacity) bytes *= 2;
+  while (bytes <= capacity) bytes *= 2;
   return bytes;
 }
 // A block index that no block has.
@@ -65,9 +66,9 @@ struct alignas(kCacheLine) Superblock {
   Superblock* prev;  // neighbours in the owner's list for this class and fullness group
   Superblock* next;
   FreeBlock* free_list;
-  // The S bytes the blocks live in; nullptr while the descriptor is free. Atomic because a
-  // thread's free() may check a descriptor it remembers (thread_cache.h) while another thread
-  // hands that descriptor to a new superblock.
+  // The memory the blocks live in; nullptr while the descriptor is free. Atomic because free()
+  // reads it with no lock (for a pointer that is not live, while another thread may be
+  // handing the descriptor to a new superblock).
   std::atomic<char*> memory_;
   // Its state map: StateMapBytes(capacity) bytes, one a block (kept while the descriptor is
   // free, for its next superblock).
@@ -86,6 +87,8 @@ struct alignas(kCacheLine) Superblock {
   }
   char* memory() const { return memory_.load(std::memory_order_relaxed); }
 
+  // Its size in units of S (granules of the page map), from its class.
+  std::size_t granules() const { return kSizeClasses.granules[size_class]; }
   bool empty() const { return used == 0; }
   bool full() const { return used == capacity; }
   std::size_t in_use_bytes() const { return std::size_t{used} * block_size; }
@@ -105,32 +108,26 @@ struct alignas(kCacheLine) Superblock {
     return memory() + std::size_t{bump++} * block_size;
   }
 
-  // Hands out up to n blocks as a chain from `chain` to `tail` (tail->next is left for the
-  // caller to set); returns how many. Freed blocks come first, cut from the free list as they
-  // stand (reading each once, writing none); then blocks carved in address order.
-  std::uint32_t PopChain(std::uint32_t n, FreeBlock*& chain, FreeBlock*& tail) {
+  // Hands out up to n blocks: freed ones as a chain from `chain` to `tail` (tail->next is left
+  // for the caller to set), cut from the free list as they stand (reading each once, writing
+  // none); then, when `carve` is non-null, never-used ones as the range [*carve, *carve + k
+  // blocks), which nothing writes. Returns the chain's length; k is in *carved.
+  std::uint32_t PopChain(std::uint32_t n, FreeBlock*& chain, FreeBlock*& tail, char** carve,
+                         std::uint32_t* carved) {
     std::uint32_t got = 0;
-    FreeBlock* head = nullptr;
-    FreeBlock* last = nullptr;
+    chain = tail = nullptr;
     if (free_list && n > 0) {
-      head = last = free_list;
-      for (got = 1; got < n && last->next; ++got) last = last->next;
-      free_list = last->next;
+      chain = tail = free_list;
+      for (got = 1; got < n && tail->next; ++got) tail = tail->next;
+      free_list = tail->next;
     }
-    if (std::uint32_t k = std::min<std::uint32_t>(n - got, capacity - bump); k > 0) {
-      // Carve k blocks in address order, each pointing at the next.
-      char* p = memory() + std::size_t{bump} * block_size;
-      auto* first = reinterpret_cast<FreeBlock*>(p);
-      for (std::uint32_t i = 1; i < k; ++i, p += block_size)
-        reinterpret_cast<FreeBlock*>(p)->next = reinterpret_cast<FreeBlock*>(p + block_size);
-      (last ? last->next : head) = first;
-      last = reinterpret_cast<FreeBlock*>(p);
-      bump += k;
-      got += k;
+    std::uint32_t k = 0;
+    if (carve != nullptr && (k = std::min<std::uint32_t>(n - got, capacity - bump)) > 0) {
+      *carve = memory() + std::size_t{bump} * block_size;
+      *carved = k;
+      bump = static_cast<std::uint16_t>(bump + k);
     }
-    used += got;
-    chain = head;
-    tail = last;
+    used = static_cast<std::uint16_t>(used + got + k);
     return got;
   }
 
@@ -156,18 +153,24 @@ struct alignas(kCacheLine) Superblock {
   // Reads only what cannot change while a block is live, so it needs no lock when p is
   // (claimed to be) a live block.
   std::uint32_t BlockAt(const void* p) const { return BlockAtOffset(Offset(p)); }
-  // The same for p at `offset` bytes from memory(). An offset of S or more (p outside the
-  // memory) gives an index of capacity or more, or a wrapped product whose index times
-  // block_size is below S: never a match.
+  // The same for p at `offset` bytes from memory(). An offset beyond the superblock (p outside
+  // the memory) gives an index of capacity or more, or a wrapped product whose index times
+  // block_size is below the superblock's size: never a match.
   std::uint32_t BlockAtOffset(std::uintptr_t offset) const {
-    std::uint64_t index = (offset * reciprocal) >> kReciprocalShift;
+    std::uint64_t index = ((offset / kMinAlign) * reciprocal) >> kReciprocalShift;
     return index < capacity && index * block_size == offset ? static_cast<std::uint32_t>(index)
                                                             : kNoBlock;
+  }
+  // The same for an offset known to lie inside the memory: the index may then be `capacity`
+  // (a block boundary in the tail no block fills), whose state is never live.
+  std::uint32_t BlockAtInnerOffset(std::uintptr_t offset) const {
+    std::uint64_t index = ((offset / kMinAlign) * reciprocal) >> kReciprocalShift;
+    return index * block_size == offset ? static_cast<std::uint32_t>(index) : kNoBlock;
   }
   bool IsBlockBoundary(const void* p) const { return BlockAt(p) != kNoBlock; }
   // The index of p (at `offset` from memory()), known to be a block start.
   std::uint32_t IndexAtOffset(std::uintptr_t offset) const {
-    return static_cast<std::uint32_t>((offset * reciprocal) >> kReciprocalShift);
+    return static_cast<std::uint32_t>(((offset / kMinAlign) * reciprocal) >> kReciprocalShift);
   }
   std::uint32_t IndexOf(const void* p) const { return IndexAtOffset(Offset(p)); }
 

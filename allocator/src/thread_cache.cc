@@ -9,13 +9,23 @@ constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] 
 
 void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
   std::uint32_t want = (kCacheLimits.blocks[c] + 1) / 2;
-  while (count[c] < want) {
+  // Freed blocks from as many superblocks as it takes, until one also gives a range of
+  // never-used blocks (the cache keeps one range; the range is the last a superblock gives).
+  for (std::uint32_t have = 0; have < want;) {
     FreeBlock *chain, *last;
-    std::uint32_t got = heap->AllocChain(c, want - count[c], chain, last, release);
+    std::uint32_t carved = 0;
+    std::uint32_t got = heap->AllocChain(c, want - have, chain, last, &carve[c], &carved, release);
     if (got == 0) return;
-    last->next = head[c];
-    head[c] = chain;
-    count[c] = static_cast<std::uint16_t>(count[c] + got);
+    if (chain != nullptr) {
+      last->next = head[c];
+      head[c] = chain;
+      room[c] = static_cast<std::uint16_t>(room[c] - (got - carved));
+    }
+    if (carved > 0) {
+      carve_end[c] = carve[c] + std::size_t{carved} * kSizeClasses.block_size[c];
+      return;
+    }
+    have += got;
   }
 }
 
@@ -25,10 +35,27 @@ void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
     // Consecutive blocks from one superblock go back in one step.
     Run run = Run::Cut(head[c], left);
     head[c] = run.last->next;
-    count[c] = static_cast<std::uint16_t>(count[c] - run.n);
+    room[c] = static_cast<std::uint16_t>(room[c] + run.n);
     left -= run.n;
     owners.Return(SuperblockOf(run.first), run);
   }
+}
+
+void ThreadCache::FlushCarved(std::uint32_t c) {
+  if (carve[c] == carve_end[c]) return;
+  // Chain the range (its blocks are written only now, as they go back) and return it.
+  const std::size_t size = kSizeClasses.block_size[c];
+  auto* first = reinterpret_cast<FreeBlock*>(carve[c]);
+  FreeBlock* last = first;
+  std::uint32_t n = 1;
+  for (char* p = carve[c] + size; p != carve_end[c]; p += size, ++n) {
+    last->next = reinterpret_cast<FreeBlock*>(p);
+    last = last->next;
+  }
+  last->next = nullptr;
+  carve[c] = carve_end[c] = nullptr;
+  OwnerLocks owners;
+  owners.Return(SuperblockOf(first), Run{first, last, n});
 }
 
 void ThreadCache::FlushRemote() {
@@ -72,7 +99,10 @@ void ThreadCache::FlushRemote() {
 }
 
 void ThreadCache::FlushAll() {
-  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) Flush(c, UINT32_MAX);
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    Flush(c, UINT32_MAX);
+    FlushCarved(c);
+  }
   FlushRemote();
 }
 

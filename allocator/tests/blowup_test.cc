@@ -51,7 +51,7 @@ TEST(Blowup, ProducerConsumerStaysBounded) {
   const halloc_stats before = halloc_test::Stats();
   ASSERT_EQ(before.superblock_bytes_peak, 0u) << "precondition: a fresh process";
 
-  const int rounds = 300;
+  const int rounds = 400;
   const std::size_t batch_bytes = std::size_t{1} << 20;
   const std::size_t kSizes[] = {64, 200, 1000};
   const std::size_t max_queued = 2;

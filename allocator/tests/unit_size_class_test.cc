@@ -42,9 +42,20 @@ TEST(SizeClass, InternalFragmentationIsBoundedByGrowth) {
 TEST(SizeClass, SuperblocksHoldAsManyBlocksAsFit) {
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     EXPECT_GE(kSizeClasses.capacity[c], 2u) << "blocks are at most S/2";
-    EXPECT_LE(std::size_t{kSizeClasses.capacity[c]} * kSizeClasses.block_size[c], kSuperblockSize);
-    EXPECT_GT(std::size_t{kSizeClasses.capacity[c] + 1} * kSizeClasses.block_size[c],
-              kSuperblockSize);
+    const std::size_t bytes = std::size_t{kSizeClasses.granules[c]} * kSuperblockSize;
+    EXPECT_LE(std::size_t{kSizeClasses.capacity[c]} * kSizeClasses.block_size[c], bytes);
+    EXPECT_GT(std::size_t{kSizeClasses.capacity[c] + 1} * kSizeClasses.block_size[c], bytes);
+    // Superblocks grow only for classes with fewer than the policy's minimum of blocks to S.
+    const std::size_t granules = kSizeClasses.granules[c];
+    EXPECT_TRUE(granules == 1 || granules == 2 || granules == 4 || granules == 8) << granules;
+    if (granules > 1) {
+      EXPECT_LT((granules / 2) * kSuperblockSize / kSizeClasses.block_size[c],
+                kPolicy.min_superblock_blocks)
+          << "class " << c << " has a larger superblock than it needs";
+    }
+    if (granules < kMaxSuperblockGranules) {
+      EXPECT_GE(kSizeClasses.capacity[c], kPolicy.min_superblock_blocks) << "class " << c;
+    }
   }
 }
 
@@ -52,8 +63,9 @@ TEST(SizeClass, TheReciprocalGivesTheExactBlockIndexOfEveryOffset) {
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     const std::uint64_t size = kSizeClasses.block_size[c];
     const std::uint64_t reciprocal = kSizeClasses.reciprocal[c];
-    for (std::uint64_t offset = 0; offset < kSuperblockSize; ++offset) {
-      ASSERT_EQ((offset * reciprocal) >> kReciprocalShift, offset / size)
+    const std::uint64_t bytes = std::uint64_t{kSizeClasses.granules[c]} * kSuperblockSize;
+    for (std::uint64_t offset = 0; offset < bytes; ++offset) {
+      ASSERT_EQ(((offset / kMinAlign) * reciprocal) >> kReciprocalShift, offset / size)
           << "class " << c << ", offset " << offset;
     }
   }

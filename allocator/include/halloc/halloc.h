@@ -33,11 +33,12 @@ typedef struct halloc_params {
 
 // One heap's counters, read under that heap's lock.
 typedef struct halloc_heap_stats {
-  size_t in_use_bytes;  // u_i: bytes in blocks handed out
-  size_t held_bytes;    // a_i: bytes in blocks of superblocks this heap owns
-  size_t superblocks;   // superblocks this heap owns
-  size_t empty_superblocks;
-  size_t threads;  // threads bound to this heap now
+  size_t in_use_bytes;       // u_i: bytes in blocks handed out
+  size_t held_bytes;         // a_i: bytes in blocks of superblocks this heap owns
+  size_t superblocks;        // superblocks this heap owns, in units of superblock_size (one of a
+                             // class with few blocks to S spans 2, 4 or 8)
+  size_t empty_superblocks;  // the empty ones among them, in the same units
+  size_t threads;            // threads bound to this heap now
 } halloc_heap_stats;
 
 typedef struct halloc_stats {
