@@ -40,7 +40,7 @@ std::uint32_t LiveBlock(const Superblock* sb, const void* p, const char* what) {
     BlockState state = sb->State(i);
     if (state == kLive) [[likely]]
       return i;
-    if (state == kFreed) FreedPointer(what, p);
+    if (state == kFreed || state == kCached) FreedPointer(what, p);
   }
   InvalidPointer(what, p);
 }
@@ -55,9 +55,6 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
 }
 
 [[gnu::noinline]] void* SmallAllocSlow(std::uint32_t c) {
-  if constexpr (kThreadCache) {
-    if (void* p = tls_cache.TakeCarved(c)) return MarkLive(p);
-  }
   Heap* heap = CurrentHeap();
   if (heap == nullptr) [[unlikely]]
     return OutOfMemory();
@@ -65,40 +62,35 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
   if (heap->inbox.load(std::memory_order_relaxed)) heap->Drain();
   ReleaseList release;
   heap->lock.Lock();
-  void* p;
-  if constexpr (kThreadCache) {
-    if (kCacheLimits.blocks[c] > 0) {
-      tls_cache.Refill(heap, c, release);
-      p = tls_cache.Pop(c);
-      if (p == nullptr) p = tls_cache.TakeCarved(c);
-    } else {
-      p = heap->Alloc(c, release);
-    }
-  } else {
-    p = heap->Alloc(c, release);
+  void* p = nullptr;
+  if (kThreadCache && kCacheLimits.blocks[c] > 0) {
+    tls_cache.Refill(heap, c, release);
+    if (!tls_cache.Empty(c)) p = tls_cache.Pop(c);
+  } else if (heap->Alloc(c, &p, nullptr, 1, release) == 1) {
+    MarkLive(p);
   }
   heap->lock.Unlock();
   if (release.head) [[unlikely]]
     release.ReleaseAll();
-  return p ? MarkLive(p) : OutOfMemory();
+  return p ? p : OutOfMemory();
 }
 
-// The fast path: a pop from the thread's cache (a TLS load, two loads and two stores) and the
-// block's state byte.
+// The fast path: a pop from the thread's cache and a store to the block's state byte (its
+// address is cached beside it), all in the thread's own memory but that byte.
 inline void* SmallAlloc(std::uint32_t c) {
   if constexpr (kThreadCache) {
-    if (void* p = tls_cache.Pop(c)) [[likely]]
-      return MarkLive(p);
+    if (!tls_cache.Empty(c)) [[likely]]
+      return tls_cache.Pop(c);
   }
   return SmallAllocSlow(c);
 }
 
-// Returns p, a block of sb already marked freed, under its owner's lock.
+// Returns p, a block of sb just checked live, under its owner's lock.
 [[gnu::noinline]] void SmallFree(Superblock* sb, void* p) {
   Heap* h = LockOwner(sb);
   if (h == nullptr) return;  // a heap abandoned at fork: leak the block
   ReleaseList release;
-  h->Free(sb, p, release);
+  h->Free(sb, &p, 1, release);
   h->lock.Unlock();
   if (release.head) [[unlikely]]
     release.ReleaseAll();
@@ -118,7 +110,7 @@ inline void* SmallAlloc(std::uint32_t c) {
   if (p == nullptr) return;
   if (Superblock* sb = e.superblock()) [[likely]] {
     // From here on the block is the allocator's, on whichever path it takes back.
-    sb->SetState(LiveBlock(sb, p, "free"), kFreed);
+    sb->SetState(LiveBlock(sb, p, "free"), kCached);
     if constexpr (kThreadCache) {
       std::uint32_t c = sb->size_class;
       Heap* mine = tls_heap;
@@ -131,7 +123,7 @@ inline void* SmallAlloc(std::uint32_t c) {
         }
       } else if (kCacheLimits.blocks[c] > 0) {
         tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
-        tls_cache.Push(c, p);
+        tls_cache.Push(c, p, sb->StateByte(sb->IndexOf(p)));
         return;
       }
     }
@@ -165,20 +157,28 @@ void* Malloc(std::size_t size) {
 }
 
 // The fast path: a live block of the thread's own heap goes onto its cache (a page-map lookup,
-// a boundary and a state check, and a push; no lock, no atomic read-modify-write).
+// a boundary and a state check, and a push; no lock, no atomic read-modify-write, and the
+// block itself is neither read nor written).
 void Free(void* p) {
   PageMap::Entry e = g_page_map.Lookup(p);  // nothing for nullptr: FreeSlow ignores it
   if constexpr (kThreadCache) {
     Superblock* sb = e.superblock();
     if (sb != nullptr && sb->owner.load(std::memory_order_relaxed) == tls_heap) [[likely]] {
-      // p's granule is sb's, so p lies in sb's memory.
-      std::uint32_t i = sb->BlockAtInnerOffset(reinterpret_cast<std::uintptr_t>(p) -
-                                               reinterpret_cast<std::uintptr_t>(sb->memory()));
-      std::uint32_t c = sb->size_class;
+      // p's granule is sb's, so p lies in sb's memory: its index is at most `capacity`, whose
+      // state is never live.
+      const std::uintptr_t offset =
+          reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(sb->memory());
+      const std::uintptr_t i = sb->IndexAtOffset(offset);
+      std::atomic<std::uint8_t>* state = sb->StateByte(i);
+      const std::uint32_t c = sb->size_class;
       ThreadCache& cache = tls_cache;
-      if (i != kNoBlock && sb->State(i) == kLive && !cache.Full(c)) [[likely]] {
-        sb->SetState(i, kFreed);
-        cache.Push(c, p);
+      const std::uint32_t top = cache.top[c];
+      if (i * sb->block_size == offset && state->load(std::memory_order_relaxed) == kLive &&
+          top != kCacheLimits.end[c]) [[likely]] {
+        cache.slots[top] = p;
+        cache.states[top] = state;
+        cache.top[c] = static_cast<std::uint16_t>(top + 1);
+        state->store(kCached, std::memory_order_relaxed);
         return;
       }
     }

@@ -20,8 +20,9 @@ struct Violation {
   std::size_t got = 0, expected = 0;
 };
 
-// The state map: no live block among those not carved, at most `used` live blocks (the rest
-// of `used` wait in caches, batches and inboxes, freed), and so none when it is empty.
+// The state map, which is also the free set: below the bump index every block is live, free
+// or held (in a cache, batch or inbox), with exactly bump - used free ones, none below `scan`,
+// and at most `used` live ones; from the bump index on, none is live or held.
 bool CheckStates(const Superblock* sb, Violation& v) {
   if (sb->states_ == nullptr || StateMapBytes(sb->capacity) <= sb->capacity) {
     v = {"superblock has no state map of its size", nullptr, sb, 0, sb->capacity};
@@ -32,12 +33,23 @@ bool CheckStates(const Superblock* sb, Violation& v) {
          sb->capacity, sb->State(sb->capacity)};
     return false;
   }
-  std::size_t live = 0;
+  std::size_t live = 0, free = 0;
   for (std::uint32_t i = 0; i < sb->capacity; ++i) {
     BlockState s = sb->State(i);
-    if (s > kFreed || (i >= sb->bump && s == kLive)) {
-      v = {"state map marks a block not carved as live (or holds garbage)", nullptr, sb, i, s};
+    if (s > kCarved || (i < sb->bump && s == kNeverUsed) ||
+        (i >= sb->bump && s != kNeverUsed && s != kFreed)) {
+      v = {
+          "state map marks a block carved but never used, or not carved but in use (or holds "
+          "garbage)",
+          nullptr, sb, i, s};
       return false;
+    }
+    if (i < sb->bump && s == kFreed) {
+      if (i < sb->scan) {
+        v = {"a free block lies below the scan index", nullptr, sb, i, sb->scan};
+        return false;
+      }
+      ++free;
     }
     live += s == kLive;
   }
@@ -46,35 +58,8 @@ bool CheckStates(const Superblock* sb, Violation& v) {
          sb->used};
     return false;
   }
-  return true;
-}
-
-// Free-list nodes must be distinct carved blocks that are not live, and as many as the blocks
-// not in use.
-bool CheckFreeList(Superblock* sb, Violation& v) {
-  constexpr std::size_t kMaxBlocks = kSuperblockSize / kMinAlign;
-  unsigned char seen[kMaxBlocks / 8 + 1] = {};
-  std::size_t count = 0;
-  for (FreeBlock* b = sb->free_list; b; b = b->next) {
-    if (count > sb->capacity || !sb->IsBlockStart(b)) {
-      v = {"free list holds a pointer that is not a free block", nullptr, sb, count, 0};
-      return false;
-    }
-    std::size_t index =
-        static_cast<std::size_t>(reinterpret_cast<char*>(b) - sb->memory()) / sb->block_size;
-    if (seen[index / 8] & (1u << (index % 8))) {
-      v = {"free list holds a block twice (double free?)", nullptr, sb, index, 0};
-      return false;
-    }
-    seen[index / 8] |= static_cast<unsigned char>(1u << (index % 8));
-    if (sb->State(static_cast<std::uint32_t>(index)) == kLive) {
-      v = {"free list holds a block the state map says is live", nullptr, sb, index, 0};
-      return false;
-    }
-    ++count;
-  }
-  if (count != std::size_t{sb->bump} - sb->used) {
-    v = {"free list length differs from carved minus used blocks", nullptr, sb, count,
+  if (free != std::size_t{sb->bump} - sb->used) {
+    v = {"free blocks differ from carved minus used blocks", nullptr, sb, free,
          std::size_t{sb->bump} - sb->used};
     return false;
   }
@@ -104,7 +89,7 @@ bool CheckSuperblock(const Heap* h, Superblock* sb, std::uint32_t c, std::uint32
   if (sb->used > sb->bump || sb->bump > sb->capacity)
     return fail("used <= carved <= capacity does not hold", sb->used, sb->bump);
   if (h->is_global && sb->empty()) return fail("empty superblock in a global class list", 0, 1);
-  if (!CheckStates(sb, v) || !CheckFreeList(sb, v)) {
+  if (!CheckStates(sb, v)) {
     v.heap = h;
     return false;
   }

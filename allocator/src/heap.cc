@@ -94,13 +94,13 @@ OwnerLocks::~OwnerLocks() {
   release_.ReleaseAll();
 }
 
-void OwnerLocks::Return(Superblock* sb, const Run& run) {
+void OwnerLocks::Return(Superblock* sb, void* const* blocks, std::uint32_t n) {
   if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
     if (locked_) locked_->lock.Unlock();
     locked_ = LockOwner(sb);
     if (locked_ == nullptr) return;  // abandoned at fork: leak
   }
-  locked_->FreeChain(sb, run.first, run.last, run.n, release_);
+  locked_->Free(sb, blocks, n, release_);
 }
 
 bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
@@ -123,14 +123,18 @@ void Heap::Drain() {
   if (b == nullptr) return;
   std::size_t bytes = 0;
   OwnerLocks owners;
+  void* run[64];
   while (b) {
     // A run of blocks of one superblock; their superblock may have moved to another heap since
     // they were posted, and OwnerLocks finds its owner now.
-    Run run = Run::Cut(b, UINT32_MAX);
     Superblock* sb = SuperblockOf(b);
-    b = run.last->next;
-    bytes += std::size_t{run.n} * sb->block_size;
-    owners.Return(sb, run);
+    std::uint32_t n = 0;
+    do {
+      run[n++] = b;
+      b = b->next;
+    } while (b && n < 64 && SuperblockOf(b) == sb);
+    bytes += std::size_t{n} * sb->block_size;
+    owners.Return(sb, run, n);
   }
   inbox_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }
@@ -197,24 +201,12 @@ Superblock* Heap::NonFull(std::uint32_t c, ReleaseList& release) {
   return sb;
 }
 
-void* Heap::Alloc(std::uint32_t c, ReleaseList& release) {
-  Superblock* sb = NonFull(c, release);
-  if (sb == nullptr) return nullptr;
-  if (sb->empty()) empty_granules -= sb->granules();  // no longer, after the Pop
-  void* p = sb->Pop();
-  in_use += sb->block_size;
-  Refile(sb);
-  return p;
-}
-
-std::uint32_t Heap::AllocChain(std::uint32_t c, std::uint32_t n, FreeBlock*& chain,
-                               FreeBlock*& tail, char** carve, std::uint32_t* carved,
-                               ReleaseList& release) {
+std::uint32_t Heap::Alloc(std::uint32_t c, void** out, std::atomic<std::uint8_t>** states,
+                          std::uint32_t n, ReleaseList& release) {
   Superblock* sb = NonFull(c, release);
   if (sb == nullptr) return 0;
-  if (sb->empty()) empty_granules -= sb->granules();  // no longer, after PopChain
-  std::uint32_t got = sb->PopChain(n, chain, tail, carve, carved);
-  if (carve != nullptr) got += *carved;
+  if (sb->empty()) empty_granules -= sb->granules();  // no longer, after PopInto
+  std::uint32_t got = sb->PopInto(out, states, n);
   in_use += std::size_t{got} * sb->block_size;
   Refile(sb);
   return got;
@@ -240,15 +232,8 @@ Superblock* Heap::Acquire(std::uint32_t c, ReleaseList& release) {
   return sb;
 }
 
-void Heap::Free(Superblock* sb, void* p, ReleaseList& release) {
-  sb->Push(p);
-  in_use -= sb->block_size;
-  Released(sb, release);
-}
-
-void Heap::FreeChain(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n,
-                     ReleaseList& release) {
-  sb->PushChain(first, last, n);
+void Heap::Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release) {
+  sb->PushBlocks(blocks, n);
   in_use -= std::size_t{n} * sb->block_size;
   Released(sb, release);
 }

@@ -73,17 +73,13 @@ struct alignas(kCacheLine) Heap {
            held - in_use <= kPolicy.slack * kSuperblockSize;
   }
 
-  // A block of class c, or nullptr when the OS refuses memory. Lock held.
-  void* Alloc(std::uint32_t c, ReleaseList& release);
-  // Up to n blocks of class c from one superblock (at least one unless the OS refuses memory):
-  // see Superblock::PopChain. Returns the chain's length plus *carved. Lock held.
-  std::uint32_t AllocChain(std::uint32_t c, std::uint32_t n, FreeBlock*& chain, FreeBlock*& tail,
-                           char** carve, std::uint32_t* carved, ReleaseList& release);
-  // Returns p, a block of sb (which this heap owns), to sb. Lock held.
-  void Free(Superblock* sb, void* p, ReleaseList& release);
-  // Returns a chain of n blocks of sb, first to last. Lock held.
-  void FreeChain(Superblock* sb, FreeBlock* first, FreeBlock* last, std::uint32_t n,
-                 ReleaseList& release);
+  // Up to n blocks of class c from one superblock into out[], their state bytes into states[]
+  // (at least one unless the OS refuses memory; see Superblock::PopInto); returns how many.
+  // Lock held.
+  std::uint32_t Alloc(std::uint32_t c, void** out, std::atomic<std::uint8_t>** states,
+                      std::uint32_t n, ReleaseList& release);
+  // Returns n blocks of sb (which this heap owns) to sb. Lock held.
+  void Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release);
   // Its last thread left: gives every superblock at least f empty to the global heap, where
   // any thread can use it, and keeps the fuller ones for the next thread that binds here
   // (which, as in larson, often inherits and frees their blocks). Lock held.
@@ -139,8 +135,8 @@ class OwnerLocks {
   OwnerLocks& operator=(const OwnerLocks&) = delete;
   ~OwnerLocks();
 
-  // Gives back a run of sb's blocks, each checked live and marked freed by free().
-  void Return(Superblock* sb, const Run& run);
+  // Gives back n blocks of sb, each checked live and marked held by free().
+  void Return(Superblock* sb, void* const* blocks, std::uint32_t n);
 
  private:
   Heap* locked_ = nullptr;

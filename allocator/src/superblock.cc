@@ -86,7 +86,7 @@ bool Superblock::Format(std::uint32_t c) {
   }
   for (std::size_t i = 0; i < need; ++i) states_[i].store(kNeverUsed, std::memory_order_relaxed);
   prev = next = nullptr;
-  free_list = nullptr;
+  scan = 0;
   used = 0;
   bump = 0;
   size_class = static_cast<std::uint8_t>(c);

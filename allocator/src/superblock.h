@@ -1,14 +1,18 @@
 // A superblock: S bytes, S-aligned, holding blocks of one size class, and its 64-byte
 // descriptor. The descriptors live apart, packed in a metadata arena: a header at the start of
 // each superblock would sit at the same address modulo S in every one, so all headers would
-// compete for the same few sets of the CPU caches, and free() reads one on every call. Blocks
-// never handed out are carved from a bump index; freed blocks go onto an intrusive free list.
+// compete for the same few sets of the CPU caches, and free() reads one on every call.
 //
 // Beside each descriptor lies its block-state map: one byte per block saying whether the block
-// is live (handed to the program), so every free, realloc and malloc_usable_size can tell a live
-// block from a freed or never-handed-out one exactly. A block's byte is written only by the
-// thread that hands the block out (malloc) or takes it back (free): bytes, not bits, so two
-// threads never read-modify-write one word, and the fast paths need no atomic instruction.
+// is live (handed to the program), free in the superblock, or freed and held elsewhere (a
+// thread's cache, a batch, an inbox), so every free, realloc and malloc_usable_size can tell a
+// live block from a freed or never-handed-out one exactly. The map is also the superblock's free
+// set: blocks never handed out come from a bump index, freed ones are found by scanning the map,
+// so halloc never writes into a free block (a program that allocates a million blocks and frees
+// them without touching them never has their pages touched). A block's byte is written only by
+// the thread that holds the block (handing it out, freeing it, or returning it under the owner's
+// lock): bytes, not bits, so two threads never read-modify-write one word, and the fast paths
+// need no atomic instruction.
 //
 // Every field but `owner` and the state map is protected by the owner heap's lock. `owner` changes
 // only while both the old and the new owner's locks are held, so a thread that locks the heap it
@@ -28,9 +32,11 @@ namespace halloc {
 
 struct Heap;
 
-// A block's state in its superblock's map. An empty superblock has no live block; a block
-// carved again after its superblock emptied reads kFreed until it is handed out.
-enum BlockState : std::uint8_t { kNeverUsed = 0, kLive = 1, kFreed = 2 };
+// A block's state in its superblock's map. Below the bump index: kLive (the program's), kFreed
+// (free in the superblock), kCached (freed, held outside it: a cache, a batch, an inbox) or
+// kCarved (in a cache, never handed out). From the bump index on: kNeverUsed, or kFreed for
+// blocks of before the superblock last emptied.
+enum BlockState : std::uint8_t { kNeverUsed = 0, kLive = 1, kFreed = 2, kCached = 3, kCarved = 4 };
 // The most blocks a superblock holds (those of the smallest class).
 inline constexpr std::size_t kStateBytes = kSuperblockSize / kMinAlign;
 static_assert(kStateBytes <= UINT16_MAX && kLargeThreshold <= UINT16_MAX,
@@ -46,26 +52,15 @@ constexpr std::size_t StateMapBytes(std::size_t capacity) {
 // A block index that no block has.
 inline constexpr std::uint32_t kNoBlock = ~std::uint32_t{0};
 
+// A freed block on its way back to its owner heap (an inbox), linked through its first word.
 struct FreeBlock {
   FreeBlock* next;
-};
-
-// Blocks first..last of a list, n of them, all in one superblock.
-struct Run {
-  FreeBlock* first;
-  FreeBlock* last;
-  std::uint32_t n;
-
-  static Run Of(FreeBlock* b) { return {b, b, 1}; }
-  // The longest run from `first` (at most `max` blocks) whose blocks share first's granule.
-  static Run Cut(FreeBlock* first, std::uint32_t max);
 };
 
 struct alignas(kCacheLine) Superblock {
   std::atomic<Heap*> owner;
   Superblock* prev;  // neighbours in the owner's list for this class and fullness group
   Superblock* next;
-  FreeBlock* free_list;
   // The memory the blocks live in; nullptr while the descriptor is free. Atomic because free()
   // reads it with no lock (for a pointer that is not live, while another thread may be
   // handing the descriptor to a new superblock).
@@ -78,6 +73,7 @@ struct alignas(kCacheLine) Superblock {
   std::uint16_t used;        // blocks handed out
   std::uint16_t bump;        // blocks [bump, capacity) were never handed out since the last format
   std::uint16_t capacity;
+  std::uint16_t scan;  // no block below this index is kFreed
   std::uint8_t size_class;
   std::uint8_t group;  // fullness group it is filed under (see heap.h)
 
@@ -98,55 +94,52 @@ struct alignas(kCacheLine) Superblock {
   // false when the OS refuses memory for the map.
   bool Format(std::uint32_t c);
 
-  // Hands out one block; the superblock must not be full.
-  void* Pop() {
-    ++used;
-    if (FreeBlock* b = free_list) {
-      free_list = b->next;
-      return b;
-    }
-    return memory() + std::size_t{bump++} * block_size;
-  }
-
-  // Hands out up to n blocks: freed ones as a chain from `chain` to `tail` (tail->next is left
-  // for the caller to set), cut from the free list as they stand (reading each once, writing
-  // none); then, when `carve` is non-null, never-used ones as the range [*carve, *carve + k
-  // blocks), which nothing writes. Returns the chain's length; k is in *carved.
-  std::uint32_t PopChain(std::uint32_t n, FreeBlock*& chain, FreeBlock*& tail, char** carve,
-                         std::uint32_t* carved) {
+  // Hands out up to n blocks (at least one unless it is full) into out[], marked kCached (or
+  // kCarved), and
+  // their state bytes into states[] (unless it is null): free ones first, lowest index first,
+  // then never-used ones. Writes no block.
+  std::uint32_t PopInto(void** out, std::atomic<std::uint8_t>** states, std::uint32_t n) {
     std::uint32_t got = 0;
-    chain = tail = nullptr;
-    if (free_list && n > 0) {
-      chain = tail = free_list;
-      for (got = 1; got < n && tail->next; ++got) tail = tail->next;
-      free_list = tail->next;
+    std::uint32_t free = bump - used;  // kFreed blocks below bump
+    std::uint32_t i = scan;
+    auto take = [&](std::uint32_t index, BlockState state) {
+      SetState(index, state);
+      if (states) states[got] = StateByte(index);
+      out[got++] = memory() + std::size_t{index} * block_size;
+    };
+    for (; free > 0 && got < n; ++i) {
+      if (State(i) != kFreed) continue;
+      take(i, kCached);
+      --free;
     }
-    std::uint32_t k = 0;
-    if (carve != nullptr && (k = std::min<std::uint32_t>(n - got, capacity - bump)) > 0) {
-      *carve = memory() + std::size_t{bump} * block_size;
-      *carved = k;
-      bump = static_cast<std::uint16_t>(bump + k);
-    }
-    used = static_cast<std::uint16_t>(used + got + k);
+    scan = static_cast<std::uint16_t>(free > 0 ? i : bump);
+    for (; got < n && bump < capacity; ++bump) take(bump, kCarved);
+    used = static_cast<std::uint16_t>(used + got);
     return got;
   }
 
-  // Takes back a chain of n blocks from first to last (all of this superblock).
-  void PushChain(FreeBlock* first, FreeBlock* last, std::uint32_t n) {
-    last->next = free_list;
-    free_list = first;
-    used -= n;
-    if (used == 0) {
-      // Empty again: forget the list so the next blocks come in address order. The state map
-      // keeps saying which blocks were freed, so a second free still reads "double free".
-      free_list = nullptr;
-      bump = 0;
-    }
+  // One block (the superblock must not be full), and back.
+  void* Pop() {
+    void* p = nullptr;
+    PopInto(&p, nullptr, 1);
+    return p;
   }
+  void Push(void* p) { PushBlocks(&p, 1); }
 
-  void Push(void* p) {
-    auto* b = static_cast<FreeBlock*>(p);
-    PushChain(b, b, 1);
+  // Takes back n blocks of this superblock (each kCached, or just checked live by free()).
+  void PushBlocks(void* const* blocks, std::uint32_t n) {
+    for (std::uint32_t k = 0; k < n; ++k) {
+      std::uint32_t i = IndexOf(blocks[k]);
+      SetState(i, kFreed);
+      if (i < scan) scan = static_cast<std::uint16_t>(i);
+    }
+    used = static_cast<std::uint16_t>(used - n);
+    if (used == 0) {
+      // Empty again: the next blocks come in address order from the start. The state map
+      // keeps saying which blocks were freed, so a second free still reads "double free".
+      bump = 0;
+      scan = 0;
+    }
   }
 
   // The index of the block that starts at p, or kNoBlock when p is not at a block boundary.
@@ -183,6 +176,7 @@ struct alignas(kCacheLine) Superblock {
   void SetState(std::uint32_t index, BlockState s) {
     States()[index].store(s, std::memory_order_relaxed);
   }
+  std::atomic<std::uint8_t>* StateByte(std::uint32_t index) const { return States() + index; }
 
   // Whether p, known to be at a block boundary, was carved out since the last format.
   bool IsCarved(const void* p) const { return Offset(p) < std::uintptr_t{bump} * block_size; }
@@ -200,16 +194,6 @@ struct alignas(kCacheLine) Superblock {
 
 static_assert(sizeof(Superblock) == kCacheLine);
 static_assert(sizeof(std::atomic<std::uint8_t>) == 1);
-
-inline Run Run::Cut(FreeBlock* first, std::uint32_t max) {
-  Run r = Of(first);
-  const std::uintptr_t granule = Superblock::GranuleOf(first);
-  for (FreeBlock* next;
-       r.n < max && (next = r.last->next) && Superblock::GranuleOf(next) == granule; ++r.n) {
-    r.last = next;
-  }
-  return r;
-}
 
 // A descriptor of no memory, for pointers that must always point at one.
 inline constinit Superblock kNoSuperblock{};

@@ -1,5 +1,8 @@
 #include "thread_cache.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "page_map.h"
 #include "thread_binding.h"
 
@@ -8,54 +11,40 @@ namespace halloc {
 constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] = {};
 
 void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
-  std::uint32_t want = (kCacheLimits.blocks[c] + 1) / 2;
-  // Freed blocks from as many superblocks as it takes, until one also gives a range of
-  // never-used blocks (the cache keeps one range; the range is the last a superblock gives).
-  for (std::uint32_t have = 0; have < want;) {
-    FreeBlock *chain, *last;
-    std::uint32_t carved = 0;
-    std::uint32_t got = heap->AllocChain(c, want - have, chain, last, &carve[c], &carved, release);
+  const std::uint32_t want = kCacheLimits.base[c] + (kCacheLimits.blocks[c] + 1) / 2;
+  while (top[c] < want) {
+    std::uint32_t got = heap->Alloc(c, &slots[top[c]], &states[top[c]], want - top[c], release);
     if (got == 0) return;
-    if (chain != nullptr) {
-      last->next = head[c];
-      head[c] = chain;
-      room[c] = static_cast<std::uint16_t>(room[c] - (got - carved));
+    // Lowest address on top: mallocs then walk the superblock upwards, as a program walking
+    // its objects in allocation order would have them.
+    std::reverse(&slots[top[c]], &slots[top[c] + got]);
+    std::reverse(&states[top[c]], &states[top[c] + got]);
+    top[c] = static_cast<std::uint16_t>(top[c] + got);
+  }
+}
+
+// Returns blocks[0, n) (freed, marked held) to their owners: each run of one superblock's blocks
+// in one step.
+void ReturnBlocks(void* const* blocks, std::uint32_t n) {
+  OwnerLocks owners;
+  for (std::uint32_t i = 0, end; i < n; i = end) {
+    Superblock* sb = SuperblockOf(blocks[i]);
+    for (end = i + 1; end < n && SuperblockOf(blocks[end]) == sb; ++end) {
     }
-    if (carved > 0) {
-      carve_end[c] = carve[c] + std::size_t{carved} * kSizeClasses.block_size[c];
-      return;
-    }
-    have += got;
+    owners.Return(sb, blocks + i, end - i);
   }
 }
 
 void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
-  OwnerLocks owners;
-  for (std::uint32_t left = n; left != 0 && head[c];) {
-    // Consecutive blocks from one superblock go back in one step.
-    Run run = Run::Cut(head[c], left);
-    head[c] = run.last->next;
-    room[c] = static_cast<std::uint16_t>(room[c] + run.n);
-    left -= run.n;
-    owners.Return(SuperblockOf(run.first), run);
-  }
-}
-
-void ThreadCache::FlushCarved(std::uint32_t c) {
-  if (carve[c] == carve_end[c]) return;
-  // Chain the range (its blocks are written only now, as they go back) and return it.
-  const std::size_t size = kSizeClasses.block_size[c];
-  auto* first = reinterpret_cast<FreeBlock*>(carve[c]);
-  FreeBlock* last = first;
-  std::uint32_t n = 1;
-  for (char* p = carve[c] + size; p != carve_end[c]; p += size, ++n) {
-    last->next = reinterpret_cast<FreeBlock*>(p);
-    last = last->next;
-  }
-  last->next = nullptr;
-  carve[c] = carve_end[c] = nullptr;
-  OwnerLocks owners;
-  owners.Return(SuperblockOf(first), Run{first, last, n});
+  // The oldest blocks (the bottom of the stack) go: the newest are the likeliest in the CPU's
+  // cache.
+  const std::uint32_t base = kCacheLimits.base[c];
+  if (n > Count(c)) n = Count(c);
+  ReturnBlocks(&slots[base], n);
+  std::uint32_t left = Count(c) - n;
+  std::memmove(&slots[base], &slots[base + n], left * sizeof(slots[0]));
+  std::memmove(&states[base], &states[base + n], left * sizeof(states[0]));
+  top[c] = static_cast<std::uint16_t>(base + left);
 }
 
 void ThreadCache::FlushRemote() {
@@ -90,19 +79,12 @@ void ThreadCache::FlushRemote() {
     }
     for (std::uint32_t k = i; k < end; ++k) remote[refused++] = remote[k];
   }
-  OwnerLocks owners;
-  for (std::uint32_t k = 0; k < refused; ++k) {
-    auto* b = static_cast<FreeBlock*>(remote[k]);
-    owners.Return(SuperblockOf(b), Run::Of(b));
-  }
+  ReturnBlocks(remote, refused);
   remote_count = 0;
 }
 
 void ThreadCache::FlushAll() {
-  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
-    Flush(c, UINT32_MAX);
-    FlushCarved(c);
-  }
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) Flush(c, Count(c));
   FlushRemote();
 }
 

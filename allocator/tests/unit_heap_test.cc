@@ -111,7 +111,7 @@ TEST(Heap, BlocksPostedToAHeapsInboxComeBackWhenItDrains) {
   for (void* p : blocks) {
     Superblock* sb = SuperblockOf(p);
     ASSERT_NE(sb, nullptr);
-    sb->SetState(sb->IndexOf(p), kFreed);
+    sb->SetState(sb->IndexOf(p), kCached);
   }
   auto* first = static_cast<FreeBlock*>(blocks.front());
   FreeBlock* last = first;
