@@ -4,6 +4,7 @@
 #include "heap.h"
 #include "large.h"
 #include "os.h"
+#include "region.h"
 #include "thread_binding.h"
 #include "thread_cache.h"
 
@@ -76,7 +77,7 @@ std::size_t Trim(std::size_t pad) {
     }
     release.ReleaseAll();
   }
-  return superblocks * kSuperblockSize + LargeTrim();
+  return (superblocks + RegionDecommitAll()) * kSuperblockSize + LargeTrim();
 }
 
 bool SetTrimThreshold(std::size_t bytes) {

@@ -13,8 +13,9 @@ namespace halloc {
 namespace {
 
 struct Region {
-  std::uint64_t used;  // bit g: granule g is taken (bit 0: this header)
-  Region* prev;        // neighbours in its pool's list of regions with a free granule
+  std::uint64_t used;   // bit g: granule g is taken (bit 0: this header)
+  std::uint64_t dirty;  // bit g: granule g is free but its memory not yet given back
+  Region* prev;         // neighbours in its pool's list of regions with a free granule
   Region* next;
   bool listed;
 };
@@ -25,6 +26,7 @@ struct RegionPool {
   Mutex lock;
   Region* open = nullptr;  // regions with a free granule, first to last
   Region* last = nullptr;
+  std::size_t dirty = 0;  // granules free but not yet given back (superblock pools only)
 
   void Link(Region* r) {  // at the front
     r->prev = nullptr;
@@ -50,6 +52,11 @@ struct RegionPool {
 };
 
 constexpr int kRegionLookahead = 16;
+// Freed superblock granules are given back to the OS in batches of at least this many, with one
+// madvise per run of adjacent ones: a program freeing a million blocks releases thousands of
+// superblocks, and a system call for each cost more than the frees. Large objects need zeroed
+// memory when reused (calloc), so their granules go back at once.
+constexpr std::size_t kDecommitBatch = 64;
 
 constinit RegionPool g_pools[static_cast<int>(RegionKind::kCount)];
 constinit std::atomic<std::size_t> g_regions{0};
@@ -77,11 +84,17 @@ std::size_t FindRun(const Region* r, std::size_t granules) {
   return starts ? static_cast<std::size_t>(std::countr_zero(starts)) : 0;
 }
 
-// Takes a run from r (pool locked); returns its address or nullptr.
+// Takes a run from r (pool locked); returns its address or nullptr. The run may hold memory not
+// yet given back: a superblock needs no zeroed memory.
 void* Take(RegionPool& pool, Region* r, std::size_t granules) {
   std::size_t first = FindRun(r, granules);
   if (first == 0) return nullptr;
-  r->used |= RunMask(first, granules);
+  const std::uint64_t run = RunMask(first, granules);
+  // (Bits a fork left behind in a region the child's pool forgot are not counted.)
+  const auto cleaned = static_cast<std::size_t>(std::popcount(r->dirty & run));
+  pool.dirty -= cleaned < pool.dirty ? cleaned : pool.dirty;
+  r->dirty &= ~run;
+  r->used |= run;
   if (r->used == ~std::uint64_t{0}) pool.Unlink(r);
   return Base(r) + first * kSuperblockSize;
 }
@@ -89,7 +102,7 @@ void* Take(RegionPool& pool, Region* r, std::size_t granules) {
 Region* MapRegion(RegionKind kind) {
   void* mem = OsReserve(kRegionSize, kRegionSize);
   if (mem == nullptr) return nullptr;
-  auto* r = new (mem) Region{1, nullptr, nullptr, false};
+  auto* r = new (mem) Region{1, 0, nullptr, nullptr, false};
   if (kind == RegionKind::kSuperblocks) {
     for (std::size_t g = 1; g < kRegionGranules; ++g) {
       if (g_page_map.Lookup(Base(r) + g * kSuperblockSize)) r->used |= std::uint64_t{1} << g;
@@ -98,6 +111,20 @@ Region* MapRegion(RegionKind kind) {
   OsAccount(static_cast<std::ptrdiff_t>(kPageSize), MapPurpose::kMetadata);
   g_regions.fetch_add(1, std::memory_order_relaxed);
   return r;
+}
+
+// Gives back the memory of every dirty granule of the pool, one madvise per run. Pool locked.
+void Decommit(RegionPool& pool) {
+  for (Region* r = pool.open; r && pool.dirty > 0; r = r->next) {
+    for (std::uint64_t d = r->dirty; d != 0;) {
+      const auto first = static_cast<std::size_t>(std::countr_zero(d));
+      const auto run = static_cast<std::size_t>(std::countr_one(d >> first));
+      OsDecommit(Base(r) + first * kSuperblockSize, run * kSuperblockSize);
+      d &= ~RunMask(first, run);
+      pool.dirty -= run;
+    }
+    r->dirty = 0;
+  }
 }
 
 }  // namespace
@@ -128,8 +155,10 @@ void* RegionAlloc(RegionKind kind, std::size_t granules) {
 }
 
 void RegionFree(RegionKind kind, void* p, std::size_t granules) {
-  // Decommit before the granules can be taken again: a new owner gets zero-filled pages.
-  OsDecommit(p, granules * kSuperblockSize);
+  const bool batched = kind == RegionKind::kSuperblocks;
+  // Large objects' granules are decommitted before they can be taken again: a new owner gets
+  // zero-filled pages.
+  if (!batched) OsDecommit(p, granules * kSuperblockSize);
   Region* r = RegionOf(p);
   std::size_t first = (static_cast<char*>(p) - Base(r)) / kSuperblockSize;
   RegionPool& pool = g_pools[static_cast<int>(kind)];
@@ -138,6 +167,11 @@ void RegionFree(RegionKind kind, void* p, std::size_t granules) {
     r->used &= ~RunMask(first, granules);
     if (r->listed) pool.Unlink(r);
     pool.Link(r);  // to the front: freed granules are taken first
+    if (batched) {
+      r->dirty |= RunMask(first, granules);
+      pool.dirty += granules;
+      if (pool.dirty >= kDecommitBatch) Decommit(pool);
+    }
   }
   OsAccount(-static_cast<std::ptrdiff_t>(granules * kSuperblockSize), PurposeOf(kind));
 }
@@ -151,11 +185,22 @@ bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t mo
   {
     LockGuard guard(pool.lock);
     if (r->used & run) return false;
+    const auto cleaned = static_cast<std::size_t>(std::popcount(r->dirty & run));
+    pool.dirty -= cleaned < pool.dirty ? cleaned : pool.dirty;
+    r->dirty &= ~run;
     r->used |= run;
     if (r->used == ~std::uint64_t{0} && r->listed) pool.Unlink(r);
   }
   OsAccount(static_cast<std::ptrdiff_t>(more * kSuperblockSize), PurposeOf(kind));
   return true;
+}
+
+std::size_t RegionDecommitAll() {
+  RegionPool& pool = g_pools[static_cast<int>(RegionKind::kSuperblocks)];
+  LockGuard guard(pool.lock);
+  std::size_t granules = pool.dirty;
+  Decommit(pool);
+  return granules;
 }
 
 std::size_t RegionCount() {
@@ -168,6 +213,7 @@ void RegionsAfterForkInChild() {
     // Its list may be half linked: start a new one (the free granules of the old are lost).
     pool.lock.Reset();
     pool.open = pool.last = nullptr;
+    pool.dirty = 0;
   }
 }
 

@@ -26,8 +26,12 @@ inline constexpr std::size_t kRegionMaxRun = kRegionGranules - 1;
 // `granules` (1..kRegionMaxRun) contiguous S-aligned granules of zero-filled memory, or nullptr
 // when the OS refuses.
 void* RegionAlloc(RegionKind kind, std::size_t granules);
-// Gives back granules [p, p + granules S) of one region: their memory goes back to the OS.
+// Gives back granules [p, p + granules S) of one region: their memory goes back to the OS, at
+// once for large objects, in batches for superblocks (see kDecommitBatch in region.cc).
 void RegionFree(RegionKind kind, void* p, std::size_t granules);
+// Gives back the memory of every freed superblock granule still waiting for its batch
+// (malloc_trim); returns how many granules.
+std::size_t RegionDecommitAll();
 // Takes the `more` granules that follow [p, p + granules S) when they are free; false otherwise.
 bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t more);
 // Regions mapped so far, of both kinds.
