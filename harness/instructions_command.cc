@@ -434,8 +434,15 @@ int instructions_command(const std::vector<std::string>& args) {
   if (!options.json_path.empty()) write_file(options.json_path, document.dump(2) + "\n");
   if (!options.out_dir.empty()) {
     write_file(fs::path(options.out_dir) / "instructions.json", document.dump(2) + "\n");
-    std::string markdown =
-        fmt::format("Instructions per malloc/free pair ({}; `{}`):\n\n", version, command_line);
+    const Json& machine = document["machine"];
+    const std::string commit =
+        machine["git_commit"].is_string()
+            ? machine["git_commit"].get<std::string>().substr(0, 7) +
+                  (machine["git_dirty"] == true ? " (with uncommitted changes)" : "")
+            : "an unknown commit";
+    std::string markdown = fmt::format(
+        "Instructions per malloc/free pair, source tree at {}, {} ({}; `{}`):\n\n", commit,
+        machine["date"].get<std::string>().substr(0, 10), version, command_line);
     markdown += table(allocators, options, measured, true);
     for (size_t a = 0; a < allocators.size(); ++a) {
       for (size_t l = 0; l < options.loops.size(); ++l) {
