@@ -40,7 +40,7 @@ sweep_args = $(if $(SUITE),--suite $(SUITE)) $(if $(THREADS),--threads $(THREADS
              $(if $(filter 0 no off,$(VERIFY)),--no-verify)
 
 .PHONY: all deps build build-bench test test-unit test-sanitizers test-python bench \
-        check-allocators ablation ablation-table plots leaderboard paper paper-bench csv compare format clean \
+        check-allocators instructions instructions-readme ablation ablation-table plots leaderboard paper paper-bench csv compare format clean \
         fuzz
 
 all: build
@@ -109,6 +109,22 @@ bench: build-bench
 # (default: every known allocator found). Exit status 1 when any check failed.
 check-allocators: build-bench
 	$(BUILD)/bin/allocbench check $(subst $(comma), ,$(or $(ALLOCATORS),$(DEFAULT_CHECKED)))
+
+# Instructions per malloc/free pair under callgrind (valgrind, from `make deps`) on fixed loops,
+# for every allocator found (or ALLOCATORS=halloc,mimalloc,s1=/path/libs1.so); LOOPS=alternate,..
+# picks loops, REPEATS=2 shows how exactly the counts repeat. Writes
+# results/instructions-$(RUN_ID)/instructions.{json,md}. `make instructions-readme` also puts
+# the table into README.md (between its `instructions:begin/end` markers).
+LOOPS   ?=
+REPEATS ?=
+INSTRUCTIONS_OUT = results/instructions-$(RUN_ID)
+instructions: build-bench
+	$(BUILD)/bin/allocbench instructions $(if $(ALLOCATORS),--allocators $(ALLOCATORS)) \
+	  $(if $(LOOPS),--loops $(LOOPS)) $(if $(REPEATS),--repeats $(REPEATS)) --jobs $(JOBS) \
+	  --out $(INSTRUCTIONS_OUT)
+
+instructions-readme: instructions
+	$(PYTHON) scripts/replace_block.py README.md instructions $(INSTRUCTIONS_OUT)/instructions.md
 
 comma := ,
 DEFAULT_CHECKED = halloc halloc-paper halloc-serial glibc \

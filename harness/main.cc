@@ -1,5 +1,6 @@
 // allocbench: runs allocator workloads in-process (`run`), sweeps them over allocators in child
-// processes (`sweep`), gates allocators on correctness (`check`), and lists what it knows (`list`).
+// processes (`sweep`), gates allocators on correctness (`check`), counts their instructions per
+// operation under callgrind (`instructions`), and lists what it knows (`list`).
 // Usage errors exit with status 2.
 #include <fmt/format.h>
 
@@ -13,6 +14,8 @@
 #include "harness/check_battery.h"
 #include "harness/check_command.h"
 #include "harness/cli_args.h"
+#include "harness/instruction_loops.h"
+#include "harness/instructions_command.h"
 #include "harness/list_command.h"
 #include "harness/program_workloads.h"
 #include "harness/run_command.h"
@@ -54,6 +57,16 @@ constexpr const char* kCheckUsage =
       `FAIL name: why` per check. Exit 0 all passed, 1 some failed, 2 usage error.
 )";
 
+constexpr const char* kInstructionsUsage =
+    R"(  allocbench instructions [--allocators A,..] [--loops L,..] [--repeats R] [--scale X]
+                          [--jobs J] [--timeout S] [--out DIR] [--json FILE]
+      Instructions per malloc/free pair of each allocator on fixed loops (alternate, batch64,
+      threadtest, size-mix, remote-free), counted by valgrind's callgrind at two round counts
+      (the difference, so start-up cancels). Default: every known allocator found. --out DIR
+      writes DIR/instructions.json and DIR/instructions.md; --repeats shows the spread.
+      Exit 0 all measured, 1 something failed (the others still are), 2 usage error.
+)";
+
 constexpr const char* kInputUsage = R"(  allocbench input PROGRAM [--scale N]
       Print the input a program workload gets (e.g. to profile the program by hand).
 )";
@@ -64,9 +77,10 @@ constexpr const char* kListUsage = R"(  allocbench list
 
 void print_usage(FILE* stream, const char* only = nullptr) {
   fmt::print(stream, "usage:\n");
-  for (const auto& [name, text] : {std::pair{"run", kRunUsage}, std::pair{"sweep", kSweepUsage},
-                                   std::pair{"check", kCheckUsage}, std::pair{"input", kInputUsage},
-                                   std::pair{"list", kListUsage}}) {
+  for (const auto& [name, text] :
+       {std::pair{"run", kRunUsage}, std::pair{"sweep", kSweepUsage},
+        std::pair{"check", kCheckUsage}, std::pair{"instructions", kInstructionsUsage},
+        std::pair{"input", kInputUsage}, std::pair{"list", kListUsage}}) {
     if (only == nullptr || std::string(only) == name) fmt::print(stream, "{}", text);
   }
 }
@@ -87,7 +101,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (command != "check-child" && asks_for_help(rest)) {
+  if (command != "check-child" && command != "instructions-child" && asks_for_help(rest)) {
     print_usage(stdout, command.c_str());
     return 0;
   }
@@ -96,14 +110,16 @@ int main(int argc, char** argv) {
     if (command == "list") return allocbench::list_command(rest);
     if (command == "check") return allocbench::check_command(rest);
     if (command == "check-child") return allocbench::check_child_command(rest);
+    if (command == "instructions") return allocbench::instructions_command(rest);
+    if (command == "instructions-child") return allocbench::instructions_child_command(rest);
     if (command == "input") return allocbench::program_input_command(rest);
     if (command == "sweep") {
       std::string line = "allocbench";
       for (const std::string& arg : args) line += " " + arg;
       return allocbench::sweep_command(rest, line);
     }
-    throw allocbench::UsageError(
-        fmt::format("unknown command '{}' (run, sweep, check, list, input, help)", command));
+    throw allocbench::UsageError(fmt::format(
+        "unknown command '{}' (run, sweep, check, instructions, list, input, help)", command));
   } catch (const allocbench::UsageError& error) {
     fmt::print(stderr, "allocbench {}: {}\n", command, error.what());
     return 2;

@@ -52,9 +52,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# linux-perf, valgrind and libFuzzer's runtime (`make fuzz` only) are optional extras: install the
-# rest even if one of them is unavailable.
+# linux-perf and libFuzzer's runtime (`make fuzz` only) are optional extras: install the rest even
+# if one of them is unavailable. valgrind is not: `make test` runs `allocbench instructions` under
+# callgrind, so deps fails where valgrind cannot be installed.
 apt-get install -y -q --no-install-recommends "${missing[@]}" ||
   apt-get install -y -q --no-install-recommends $(printf '%s\n' "${missing[@]}" |
-    grep -vx -e linux-perf -e valgrind -e libclang-rt-14-dev)
+    grep -vx -e linux-perf -e libclang-rt-14-dev)
 install_programs || true

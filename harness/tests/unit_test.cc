@@ -1,5 +1,6 @@
 // The harness's pieces in-process: argument parsing, thread lists, shards, the run record of an
-// in-process run (the results contract), blowup, and the memory sampler.
+// in-process run (the results contract), blowup, the memory sampler, and the arithmetic and
+// parsing behind `allocbench instructions`.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,6 +11,8 @@
 #include "harness/allocators.h"
 #include "harness/child_process.h"
 #include "harness/cli_args.h"
+#include "harness/instruction_loops.h"
+#include "harness/instructions_command.h"
 #include "harness/memory_sampler.h"
 #include "harness/run_command.h"
 #include "harness/run_record.h"
@@ -252,6 +255,73 @@ TEST(MemorySampler, KeepsABoundedTimeOrderedRecord) {
 TEST(ChildProcess, TailKeepsTheLastLines) {
   EXPECT_EQ(tail_lines("a\nb\nc\n", 2), "b\nc");
   EXPECT_EQ(tail_lines("only", 3), "only");
+}
+
+// The head and tail of a real callgrind.out file (valgrind 3.19, `events: Ir`).
+constexpr const char* kCallgrindOut = R"(# callgrind format
+version: 1
+creator: callgrind-3.19.0
+pid: 4242
+cmd:  ./allocbench instructions-child alternate 1000
+part: 1
+
+positions: line
+events: Ir
+summary: 2837465
+
+fn=(1) 0x0000000000001100
+0 12
+fn=(2) main
+0 2837453
+
+totals: 2837465
+)";
+
+TEST(Instructions, ReadsTheTotalOfACallgrindFile) {
+  EXPECT_EQ(callgrind_total(kCallgrindOut), std::optional<uint64_t>(2837465));
+  // Only a totals line (older callgrind versions), or only a summary.
+  EXPECT_EQ(callgrind_total("events: Ir\ntotals: 17\n"), std::optional<uint64_t>(17));
+  EXPECT_EQ(callgrind_total("events: Ir\nsummary: 9\n"), std::optional<uint64_t>(9));
+  // A number in a cost line is not a total; an empty or cut-off file has none.
+  EXPECT_EQ(callgrind_total("events: Ir\nfn=(1) f\n0 12345\n"), std::nullopt);
+  EXPECT_EQ(callgrind_total(""), std::nullopt);
+  EXPECT_EQ(callgrind_total("summary: \n"), std::nullopt);
+}
+
+TEST(Instructions, PerPairIsTheDifferenceOverThePairsAdded) {
+  // Start-up of 1,000,000 instructions and 87 a pair: the start-up cancels.
+  EXPECT_DOUBLE_EQ(instructions_per_pair(1'000'000 + 87 * 100, 1'000'000 + 87 * 1100, 100, 1100),
+                   87.0);
+  EXPECT_DOUBLE_EQ(instructions_per_pair(500, 503, 10, 12), 1.5);
+  EXPECT_DOUBLE_EQ(instructions_per_pair(500, 500, 10, 12), 0.0);
+  EXPECT_THROW(instructions_per_pair(500, 600, 12, 12), std::invalid_argument);
+  EXPECT_THROW(instructions_per_pair(500, 600, 12, 10), std::invalid_argument);
+  EXPECT_THROW(instructions_per_pair(600, 500, 10, 12), std::invalid_argument);
+}
+
+TEST(Instructions, EveryLoopMeasuresMorePairsAtItsSecondCount) {
+  ASSERT_EQ(instruction_loops().size(), 5u);
+  for (const InstructionLoop& loop : instruction_loops()) {
+    SCOPED_TRACE(loop.name);
+    EXPECT_GT(loop.pairs_per_round, 0u);
+    EXPECT_LT(loop.count1, loop.count2);
+    EXPECT_EQ(find_instruction_loop(loop.name), &loop);
+  }
+  EXPECT_EQ(find_instruction_loop("nope"), nullptr);
+}
+
+TEST(Instructions, BadFlagsAreUsageErrors) {
+  EXPECT_NE(usage_error([] {
+              instructions_command({"--loops", "alternate,nope"});
+            }).find("nope"),
+            std::string::npos);
+  EXPECT_NE(usage_error([] { instructions_command({"--repeats", "0"}); }), "");
+  EXPECT_NE(usage_error([] { instructions_command({"--bogus"}); }).find("--bogus"),
+            std::string::npos);
+  EXPECT_NE(usage_error([] {
+              instructions_command({"--allocators", "nosuchalloc"});
+            }).find("nosuchalloc"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 //   TOY_NO_LOCK            no lock at all around the free lists and the bump pointer
 //   TOY_NO_POSIX_MEMALIGN  posix_memalign is not defined, so glibc's serves it (a mixed heap)
 //   TOY_LEAKY              free does nothing (wasteful, not wrong)
+//   TOY_SLOW               malloc first counts to 1,000 (correct, but slow: the instruction
+//                          counts must see about 1,000 more instructions per malloc at least)
 //   TOY_CRASHES            the 20,000th allocation raises SIGSEGV
 //   TOY_HANGS              the 20,000th allocation never returns
 #define _GNU_SOURCE
@@ -143,6 +145,10 @@ static void* allocate(size_t size, int* recycled) {
 }
 
 void* malloc(size_t size) {
+#ifdef TOY_SLOW
+  for (volatile int i = 0; i < 1000; ++i) {
+  }
+#endif
   int recycled;
   return allocate(size, &recycled);
 }
