@@ -1,6 +1,10 @@
 #include "large.h"
 
+#include <sys/mman.h>
+#include <time.h>
+
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -21,37 +25,179 @@ namespace {
 // Mappings not in the shared cache: live objects and the threads' spares.
 constinit std::atomic<std::size_t> g_mapping_count{0};
 
+constexpr std::size_t RoundUp(std::size_t n, std::size_t to) {
+  return (n + to - 1) & ~(to - 1);
+}
+
+// The largest mapping a region can give; above it every mapping is one of its own.
+constexpr std::size_t kRegionMax = kRegionMaxRun * kSuperblockSize;
+
+// Milliseconds of a coarse monotonic clock (a vDSO read, no syscall); wraps after 49 days, so
+// only differences are compared.
+std::uint32_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint32_t>(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+// Size bins of kept mappings: four a power of two of pages, so the entries of one bin are
+// within 25% of each other in size.
+constexpr std::size_t kBins = 4 * 48;
+constexpr std::size_t BinOf(std::size_t map_size) {
+  std::size_t pages = map_size / kPageSize;
+  unsigned e = 63 - static_cast<unsigned>(std::countl_zero(pages | 1));
+  return e < 2 ? pages : 4 * e + ((pages >> (e - 2)) & 3);
+}
+
+// Kept mappings the threads gave up; entries wait outside it, uncounted, while a thread works
+// on them with no lock (decommitting, unmapping).
+struct Work {
+  LargeHeader* decommit = nullptr;  // linked through age_next
+  LargeHeader* unmap = nullptr;
+};
+
 // Freed mappings of objects with the default alignment, kept for reuse. Lock-protected: it is
 // the slow path behind the threads' spares.
 struct LargeCache {
   Mutex lock;
   std::size_t count = 0;
   std::size_t bytes = 0;
-  LargeHeader* entries[kLargeCache ? kPolicy.large_cache_entries : 1] = {};
+  std::size_t decommitted_bytes = 0;
+  std::uint32_t last_decay_ms = 0;
+  LargeHeader* bins[kBins] = {};
+  std::uint64_t nonempty[kBins / 64] = {};
+  // Age lists, oldest first: committed entries (by when they were freed), and decommitted ones
+  // (by when they were decommitted).
+  struct AgeList {
+    LargeHeader* first = nullptr;
+    LargeHeader* last = nullptr;
+  } committed, decommitted;
 
-  // The smallest cached mapping that suits `need`, or nullptr.
-  LargeHeader* Take(std::size_t need, LargeUse use) {
-    LockGuard guard(lock);
-    std::size_t best = count;
-    for (std::size_t i = 0; i < count; ++i) {
-      std::size_t m = entries[i]->map_size;
-      if (Suits(m, need, use) && (best == count || m < entries[best]->map_size)) best = i;
-    }
-    if (best == count) return nullptr;
-    LargeHeader* h = entries[best];
-    bytes -= h->map_size;
-    entries[best] = entries[--count];
-    return h;
+  AgeList& AgeOf(LargeHeader* h) { return h->decommitted ? decommitted : committed; }
+
+  void Insert(LargeHeader* h, std::uint32_t now) {
+    std::size_t b = BinOf(h->map_size);
+    h->bin_prev = nullptr;
+    h->bin_next = bins[b];
+    if (bins[b]) bins[b]->bin_prev = h;
+    bins[b] = h;
+    nonempty[b / 64] |= std::uint64_t{1} << (b % 64);
+    AgeList& age = AgeOf(h);
+    h->since_ms = now;
+    h->age_prev = age.last;
+    h->age_next = nullptr;
+    (age.last ? age.last->age_next : age.first) = h;
+    age.last = h;
+    ++count;
+    bytes += h->map_size;
+    if (h->decommitted) decommitted_bytes += h->map_size;
   }
 
-  bool Put(LargeHeader* h) {
-    if constexpr (!kLargeCache) return false;
-    LockGuard guard(lock);
-    if (count == kPolicy.large_cache_entries || bytes + h->map_size > kPolicy.large_cache_bytes)
-      return false;
-    entries[count++] = h;
-    bytes += h->map_size;
-    return true;
+  void Remove(LargeHeader* h) {
+    std::size_t b = BinOf(h->map_size);
+    (h->bin_prev ? h->bin_prev->bin_next : bins[b]) = h->bin_next;
+    if (h->bin_next) h->bin_next->bin_prev = h->bin_prev;
+    if (bins[b] == nullptr) nonempty[b / 64] &= ~(std::uint64_t{1} << (b % 64));
+    AgeList& age = AgeOf(h);
+    (h->age_prev ? h->age_prev->age_next : age.first) = h->age_next;
+    (h->age_next ? h->age_next->age_prev : age.last) = h->age_prev;
+    --count;
+    bytes -= h->map_size;
+    if (h->decommitted) decommitted_bytes -= h->map_size;
+  }
+
+  // The first bin from `b` up that holds an entry, or kBins.
+  std::size_t NextBin(std::size_t b) const {
+    for (; b < kBins; b = (b / 64 + 1) * 64) {
+      std::uint64_t w = nonempty[b / 64] & (~std::uint64_t{0} << (b % 64));
+      if (w) return b / 64 * 64 + static_cast<std::size_t>(std::countr_zero(w));
+    }
+    return kBins;
+  }
+  // The last bin from `b` down that holds an entry, or kBins.
+  std::size_t PrevBin(std::size_t b) const {
+    for (std::size_t i = b / 64 + 1; i-- > 0;) {
+      std::uint64_t w = nonempty[i];
+      if (i == b / 64) w &= b % 64 == 63 ? ~std::uint64_t{0} : (std::uint64_t{2} << (b % 64)) - 1;
+      if (w) return i * 64 + 63 - static_cast<std::size_t>(std::countl_zero(w));
+    }
+    return kBins;
+  }
+
+  // The bytes the cache may hold: max(C, U / d), U the bytes of live large objects.
+  std::size_t Limit() const {
+    std::size_t mapped = OsBytes(MapPurpose::kLarge).bytes;
+    std::size_t live = mapped > bytes ? mapped - bytes : 0;
+    std::size_t share = live / kPolicy.large_cache_live_den;
+    return share > kPolicy.large_cache_bytes ? share : kPolicy.large_cache_bytes;
+  }
+
+  // Unmaps the oldest entries (decommitted ones first: they hold no memory, but address space)
+  // until the cache is within its bound.
+  void Enforce(Work& w) {
+    std::size_t limit = Limit();  // unmapping cached entries leaves U as it is
+    while (bytes > limit) {
+      LargeHeader* h = decommitted.first ? decommitted.first : committed.first;
+      Remove(h);
+      h->age_next = w.unmap;
+      w.unmap = h;
+    }
+  }
+
+  // Entries idle past the policy's times leave for decommitting or unmapping (a few a call, so
+  // no call does much of this work).
+  void Decay(std::uint32_t now, Work& w) {
+    if (now - last_decay_ms < kPolicy.large_decommit_ms / 4) return;
+    last_decay_ms = now;
+    for (int n = 0;
+         n < 8 && committed.first && now - committed.first->since_ms >= kPolicy.large_decommit_ms;
+         ++n) {
+      LargeHeader* h = committed.first;
+      Remove(h);
+      h->age_next = w.decommit;
+      w.decommit = h;
+    }
+    for (int n = 0;
+         n < 8 && decommitted.first && now - decommitted.first->since_ms >= kPolicy.large_unmap_ms;
+         ++n) {
+      LargeHeader* h = decommitted.first;
+      Remove(h);
+      h->age_next = w.unmap;
+      w.unmap = h;
+    }
+  }
+
+  // The entry to serve a request of `need` bytes, removed from the cache, or nullptr: the
+  // smallest that suits it; else, for a request above a region's largest run, the mapping of
+  // its own nearest in size (the caller trims or grows it).
+  LargeHeader* Take(std::size_t need, LargeUse use) {
+    std::size_t b = BinOf(need);
+    LargeHeader* above = nullptr;  // the smallest entry of at least `need` bytes found
+    LargeHeader* below = nullptr;  // the largest smaller one found
+    int looked = 0;
+    for (LargeHeader* h = bins[b]; h && looked < 8; h = h->bin_next, ++looked) {
+      if (h->map_size >= need) {
+        if (!above || h->map_size < above->map_size) above = h;
+      } else if (!below || h->map_size > below->map_size) {
+        below = h;
+      }
+    }
+    if (!above) {
+      if (std::size_t up = NextBin(b + 1); up < kBins) above = bins[up];
+    }
+    LargeHeader* pick = nullptr;
+    if (above && Suits(above->map_size, need, use)) {
+      pick = above;
+    } else if (need > kRegionMax && use == LargeUse::kExact) {
+      if (!below && b > 0) {
+        if (std::size_t down = PrevBin(b - 1); down < kBins) below = bins[down];
+      }
+      if (below && below->in_region) below = nullptr;  // a region's run cannot grow that far
+      // A larger one gives its tail back (Fit splits it); a smaller one grows.
+      pick = above && !above->in_region ? above : below;
+    }
+    if (pick) Remove(pick);
+    return pick;
   }
 };
 // constinit: malloc may run before this library's constructors.
@@ -67,10 +213,6 @@ constexpr std::size_t GrowthRoom(std::size_t size) {
   return size < kMaxGrowthRoom / 3 ? 3 * size : kMaxGrowthRoom;
 }
 
-constexpr std::size_t RoundUp(std::size_t n, std::size_t to) {
-  return (n + to - 1) & ~(to - 1);
-}
-
 // Offset of the user pointer from the mapping's start: room for the header, and aligned.
 constexpr std::size_t UserOffset(std::size_t alignment) {
   return alignment > sizeof(LargeHeader) ? alignment : kCacheLine;
@@ -78,13 +220,13 @@ constexpr std::size_t UserOffset(std::size_t alignment) {
 
 // The page-map granule of a mapping's objects (the user pointer's, kept or live).
 const void* Granule(LargeHeader* h) {
-  return h->base() + UserOffset(h->alignment);
+  return h->base() + UserOffset(h->alignment());
 }
 
 // Memory for `map_size` bytes aligned to map_align: region granules when a run can hold it
 // (map_size then grows to whole granules), else a mapping of its own.
 void* MapLarge(std::size_t& map_size, std::size_t map_align, bool& in_region) {
-  in_region = map_align <= kSuperblockSize && map_size <= kRegionMaxRun * kSuperblockSize;
+  in_region = map_align <= kSuperblockSize && map_size <= kRegionMax;
   if (!in_region) return OsMap(map_size, map_align, MapPurpose::kLarge);
   map_size = RoundUp(map_size, kSuperblockSize);
   return RegionAlloc(RegionKind::kLarge, map_size / kSuperblockSize);
@@ -103,20 +245,136 @@ void Unmap(LargeHeader* h) {
   UnmapLarge(h, h->map_size, h->in_region);
 }
 
-// A kept mapping leaves the threads' side for the shared cache, or the OS when that is full.
-void Retire(LargeHeader* h) {
-  g_mapping_count.fetch_sub(1, std::memory_order_relaxed);
-  if (!g_cache.Put(h)) Unmap(h);
+// Gives the memory of kept mapping h back but for its first page (the header's).
+void Decommit(LargeHeader* h) {
+  OsDecommit(h->base() + kPageSize, h->map_size - kPageSize);
+  h->decommitted = true;
 }
 
-// A kept mapping that suits `need` bytes: the thread's spare, else one from the shared cache.
-LargeHeader* TakeKept(std::size_t need, LargeUse use) {
+void Put(LargeHeader* h);
+
+// The work the cache handed out, done with no lock held: decommitted entries go back in.
+void Finish(Work& w) {
+  while (LargeHeader* h = w.unmap) {
+    w.unmap = h->age_next;
+    Unmap(h);
+  }
+  while (LargeHeader* h = w.decommit) {
+    w.decommit = h->age_next;
+    Decommit(h);
+    Put(h);
+  }
+}
+
+// Kept mapping h joins the shared cache (the oldest entries leave when it is full).
+void Put(LargeHeader* h) {
+  Work w;
+  {
+    LockGuard guard(g_cache.lock);
+    std::uint32_t now = NowMs();
+    g_cache.Insert(h, now);
+    g_cache.Enforce(w);
+    g_cache.Decay(now, w);
+  }
+  Finish(w);
+}
+
+// The live large objects just shrank (a free or a shrink that bypassed the cache): so may the
+// cache's bound.
+void Shrunk() {
+  if constexpr (!kLargeCache) return;
+  Work w;
+  {
+    LockGuard guard(g_cache.lock);
+    g_cache.Enforce(w);
+  }
+  Finish(w);
+}
+
+// A kept mapping leaves the threads' side for the shared cache.
+void Retire(LargeHeader* h) {
+  g_mapping_count.fetch_sub(1, std::memory_order_relaxed);
+  Put(h);
+}
+
+// Moves the pages of h (live or kept) into a new mapping of map_size bytes, the page map
+// following: returns the new header, or nullptr (h unchanged) when the OS refuses.
+LargeHeader* MoveTo(LargeHeader* h, std::size_t map_size) {
+  std::size_t map_align = h->alignment() > kSuperblockSize ? h->alignment() : kSuperblockSize;
+  void* target = OsMap(map_size, map_align, MapPurpose::kLarge);
+  if (target == nullptr) return nullptr;
+  // Enter the new granule before the move: it lies in our own mapping, so nothing else can claim
+  // it. Leave the old granule before the move too: the move frees the old range, another thread
+  // may map there at once and enter its own object, and a later Clear would erase that.
+  auto* moved = static_cast<LargeHeader*>(target);
+  std::size_t offset = UserOffset(h->alignment());
+  const void* granule = moved->base() + offset;
+  if (g_page_map.SetLarge(granule, moved)) {
+    const void* old_granule = Granule(h);
+    g_page_map.SetFreedLarge(old_granule);
+    if (OsMoveInto(h, h->map_size, target, map_size, MapPurpose::kLarge)) {
+      moved->map_size = map_size;
+      if (moved->user) moved->user = moved->base() + offset;
+      return moved;
+    }
+    // The object stays where it was. Its leaf exists, so entering it again cannot fail.
+    g_page_map.SetLarge(old_granule, h);
+    g_page_map.Clear(granule);
+  }
+  OsUnmap(target, map_size, MapPurpose::kLarge);
+  return nullptr;
+}
+
+// Kept mapping h, taken from the cache for `need` bytes, made to fit. A mapping of its own
+// that is larger by a granule or more is split: its tail, from the first granule past the
+// request, becomes a kept mapping of its own (no syscall; its pages stay for the next request).
+// A smaller one grows, in place or by moving its pages (the new pages come zeroed). Returns the
+// header (moved or not), or nullptr when growing failed (h then goes back to the cache).
+// `dirty` becomes the bytes after the header that may hold old data.
+LargeHeader* Fit(LargeHeader* h, std::size_t need, std::size_t& dirty) {
+  dirty = h->decommitted ? kPageSize - kCacheLine : h->map_size - kCacheLine;
+  if (h->in_region || h->map_size == need) return h;
+  if (h->map_size > need) {
+    std::size_t keep = RoundUp(need, kSuperblockSize);
+    if (keep >= h->map_size || h->map_size - keep < kSuperblockSize) return h;
+    auto* tail = new (h->base() + keep) LargeHeader{};
+    tail->map_size = h->map_size - keep;
+    tail->decommitted = h->decommitted;
+    if (!g_page_map.SetLarge(Granule(tail), tail)) return h;
+    h->map_size = keep;
+    Put(tail);
+    return h;
+  }
+  if (OsResizeInPlace(h, h->map_size, need, MapPurpose::kLarge)) {
+    h->map_size = need;
+    return h;
+  }
+  if (LargeHeader* moved = MoveTo(h, need)) return moved;
+  Put(h);
+  return nullptr;
+}
+
+// A kept mapping that serves `need` bytes: the thread's spare, else one from the shared cache.
+LargeHeader* TakeKept(std::size_t need, LargeUse use, std::size_t& dirty) {
   if (LargeHeader* s = tls_large_spare; s && Suits(s->map_size, need, use)) {
     tls_large_spare = nullptr;
+    dirty = s->map_size - kCacheLine;
     return s;
   }
-  LargeHeader* h = g_cache.Take(need, use);
-  if (h) g_mapping_count.fetch_add(1, std::memory_order_relaxed);
+  LargeHeader* h;
+  Work w;
+  {
+    LockGuard guard(g_cache.lock);
+    h = g_cache.Take(need, use);
+    g_cache.Decay(NowMs(), w);
+  }
+  Finish(w);
+  if (h == nullptr) return nullptr;
+  h = Fit(h, need, dirty);
+  if (h) {
+    h->decommitted = false;
+    g_mapping_count.fetch_add(1, std::memory_order_relaxed);
+  }
   return h;
 }
 
@@ -128,6 +386,7 @@ void* RegionRealloc(LargeHeader* h, std::size_t size, std::size_t need) {
   if (want < have && size < h->size && need <= h->map_size / 2) {
     RegionFree(RegionKind::kLarge, h->base() + want * kSuperblockSize, have - want);
     h->map_size = want * kSuperblockSize;
+    Shrunk();
   } else if (want > have) {
     if (!RegionExtend(RegionKind::kLarge, h, have, want - have)) return nullptr;
     h->map_size = want * kSuperblockSize;
@@ -149,9 +408,12 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
   std::size_t room = use == LargeUse::kGrowing ? GrowthRoom(size) : 0;
   std::size_t map_size = RoundUp(offset + size + room, kPageSize);
   if (kLargeCache && offset == kCacheLine) {
-    if (LargeHeader* h = TakeKept(map_size, use)) {
+    std::size_t dirty;
+    if (LargeHeader* h = TakeKept(map_size, use, dirty)) {
       void* p = h->Reuse(size, alignment);
-      if (zero) std::memset(p, 0, size);
+      // Only what the last object may have written needs clearing: decommitted pages and pages
+      // a kept mapping grew by read as zeros.
+      if (zero) std::memset(p, 0, size < dirty ? size : dirty);
       return p;
     }
   }
@@ -159,10 +421,10 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
   bool in_region;
   void* mem = MapLarge(map_size, map_align, in_region);
   if (mem == nullptr) return nullptr;
-  auto* h = new (mem) LargeHeader;
+  auto* h = new (mem) LargeHeader{};
   h->user = static_cast<char*>(mem) + offset;
   h->map_size = map_size;
-  h->alignment = alignment;
+  h->align_shift = static_cast<std::uint8_t>(std::countr_zero(alignment));
   h->size = size;
   h->in_region = in_region;
   // The user pointer's granule is inside this S-aligned memory, so no other halloc object
@@ -176,9 +438,10 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
 }
 
 void LargeFree(LargeHeader* h) {
-  if (!kLargeCache || UserOffset(h->alignment) != kCacheLine) {
+  if (!kLargeCache || UserOffset(h->alignment()) != kCacheLine) {
     g_mapping_count.fetch_sub(1, std::memory_order_relaxed);
     Unmap(h);
+    Shrunk();
     return;
   }
   h->user = nullptr;  // kept: a second free of the same pointer no longer matches
@@ -195,35 +458,18 @@ void* LargeRealloc(LargeHeader* h, std::size_t size) {
     // Growing into its room, or shrinking a little: stay. A real shrink unmaps the tail.
     bool shrink = size < h->size && need <= h->map_size / 2;
     if (shrink && !OsResizeInPlace(h, h->map_size, need, MapPurpose::kLarge)) return nullptr;
-    if (shrink) h->map_size = need;
+    if (shrink) {
+      h->map_size = need;
+      Shrunk();
+    }
     h->size = size;
     return h->user;
   }
   // Growing past its mapping: move its pages into a larger one, with room to grow on.
-  std::size_t map_align = h->alignment > kSuperblockSize ? h->alignment : kSuperblockSize;
-  std::size_t map_size = RoundUp(offset + size + GrowthRoom(size), kPageSize);
-  void* target = OsMap(map_size, map_align, MapPurpose::kLarge);
-  if (target == nullptr) return nullptr;
-  // Enter the new granule before the move: it lies in our own mapping, so nothing else can claim
-  // it. Leave the old granule before the move too: the move frees the old range, another thread
-  // may map there at once and enter its own object, and a later Clear would erase that.
-  auto* moved = static_cast<LargeHeader*>(target);
-  char* user = moved->base() + offset;
-  if (g_page_map.SetLarge(user, moved)) {
-    const void* old_granule = Granule(h);
-    g_page_map.SetFreedLarge(old_granule);
-    if (OsMoveInto(h, h->map_size, target, map_size, MapPurpose::kLarge)) {
-      moved->user = user;
-      moved->map_size = map_size;
-      moved->size = size;
-      return user;
-    }
-    // The object stays where it was. Its leaf exists, so entering it again cannot fail.
-    g_page_map.SetLarge(old_granule, h);
-    g_page_map.Clear(user);
-  }
-  OsUnmap(target, map_size, MapPurpose::kLarge);
-  return nullptr;
+  LargeHeader* moved = MoveTo(h, RoundUp(offset + size + GrowthRoom(size), kPageSize));
+  if (moved == nullptr) return nullptr;
+  moved->size = size;
+  return moved->user;
 }
 
 std::size_t LargeCount() {
@@ -240,21 +486,31 @@ std::size_t LargeCachedCount() {
   return g_cache.count + (tls_large_spare != nullptr);
 }
 
+std::size_t LargeCacheLimit() {
+  LockGuard guard(g_cache.lock);
+  return g_cache.Limit();
+}
+
+std::size_t LargeDecommittedBytes() {
+  LockGuard guard(g_cache.lock);
+  return g_cache.decommitted_bytes;
+}
+
 std::size_t LargeTrim() {
-  LargeHeader* taken[kLargeCache ? kPolicy.large_cache_entries : 1];
-  std::size_t n;
+  std::size_t bytes = 0;
+  Work w;
   {
     LockGuard guard(g_cache.lock);
-    n = g_cache.count;
-    for (std::size_t i = 0; i < n; ++i) taken[i] = g_cache.entries[i];
-    g_cache.count = 0;
-    g_cache.bytes = 0;
+    for (LargeCache::AgeList* age : {&g_cache.committed, &g_cache.decommitted}) {
+      while (LargeHeader* h = age->first) {
+        g_cache.Remove(h);
+        bytes += h->map_size;
+        h->age_next = w.unmap;
+        w.unmap = h;
+      }
+    }
   }
-  std::size_t bytes = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    bytes += taken[i]->map_size;
-    Unmap(taken[i]);
-  }
+  Finish(w);
   if (LargeHeader* s = std::exchange(tls_large_spare, nullptr)) {
     g_mapping_count.fetch_sub(1, std::memory_order_relaxed);
     bytes += s->map_size;
@@ -263,20 +519,73 @@ std::size_t LargeTrim() {
   return bytes;
 }
 
-const char* LargeCacheViolation() {
-  LockGuard guard(g_cache.lock);
-  if (g_cache.count > kPolicy.large_cache_entries) return "large cache: too many entries";
-  std::size_t bytes = 0;
-  for (std::size_t i = 0; i < g_cache.count; ++i) {
-    LargeHeader* h = g_cache.entries[i];
+namespace {
+
+// Whether kept mapping h has a resident page past its first (looked at in its first 64 pages
+// after the header's): a decommitted one must not, unless the program wrote to freed memory.
+bool HasResidentPages(LargeHeader* h) {
+  unsigned char resident[64];
+  std::size_t pages = h->map_size / kPageSize - 1;
+  if (pages > sizeof resident) pages = sizeof resident;
+  if (pages == 0 || mincore(h->base() + kPageSize, pages * kPageSize, resident) != 0) return false;
+  for (std::size_t i = 0; i < pages; ++i) {
+    if (resident[i] & 1) return true;
+  }
+  return false;
+}
+
+// The entries of one age list, checked: returns nullptr when all hold, else what does not.
+const char* CheckAgeList(const LargeCache::AgeList& age, bool decommitted, std::size_t& count,
+                         std::size_t& bytes) {
+  LargeHeader* prev = nullptr;
+  for (LargeHeader* h = age.first; h; prev = h, h = h->age_next) {
+    if (++count > g_cache.count) return "large cache: an age list is longer than the cache";
+    if (h->age_prev != prev) return "large cache: an age list is broken";
     if (h->map_size % kPageSize != 0 || reinterpret_cast<std::uintptr_t>(h) % kSuperblockSize)
       return "large cache: entry not a page-sized, S-aligned mapping";
-    if (h->user != nullptr || g_page_map.Lookup(Granule(h)).large() != h)
+    if (h->user != nullptr || h->alignment() > kCacheLine ||
+        g_page_map.Lookup(Granule(h)).large() != h)
       return "large cache: an entry is not in the page map as a kept mapping";
+    if (h->in_region && h->map_size > kRegionMax) return "large cache: a region entry too large";
+    if (h->decommitted != decommitted) return "large cache: an entry is in the wrong age list";
+    if (prev && static_cast<std::int32_t>(h->since_ms - prev->since_ms) < 0)
+      return "large cache: an age list is out of order";
+    if (decommitted && HasResidentPages(h))
+      return "large cache: a decommitted entry has resident pages";
+    // In its size bin.
+    LargeHeader* b = g_cache.bins[BinOf(h->map_size)];
+    while (b && b != h) b = b->bin_next;
+    if (b == nullptr) return "large cache: an entry is not in its size bin";
     bytes += h->map_size;
   }
-  if (bytes != g_cache.bytes) return "large cache: byte count differs from its entries";
-  if (bytes > kPolicy.large_cache_bytes) return "large cache: holds more bytes than allowed";
+  if (age.last != prev) return "large cache: an age list's last entry is wrong";
+  return nullptr;
+}
+
+}  // namespace
+
+const char* LargeCacheViolation() {
+  LockGuard guard(g_cache.lock);
+  std::size_t count = 0, bytes = 0, decommitted_bytes = 0;
+  if (const char* why = CheckAgeList(g_cache.committed, false, count, bytes)) return why;
+  if (const char* why = CheckAgeList(g_cache.decommitted, true, count, decommitted_bytes))
+    return why;
+  bytes += decommitted_bytes;
+  if (count != g_cache.count) return "large cache: entry count differs from its entries";
+  if (bytes != g_cache.bytes || decommitted_bytes != g_cache.decommitted_bytes)
+    return "large cache: byte count differs from its entries";
+  std::size_t binned = 0;
+  for (std::size_t b = 0; b < kBins; ++b) {
+    bool nonempty = g_cache.nonempty[b / 64] >> (b % 64) & 1;
+    if (nonempty != (g_cache.bins[b] != nullptr))
+      return "large cache: the bitmap of size bins is wrong";
+    for (LargeHeader* h = g_cache.bins[b]; h; h = h->bin_next) {
+      if (++binned > count || BinOf(h->map_size) != b)
+        return "large cache: a size bin holds an entry not in an age list";
+    }
+  }
+  if (binned != count) return "large cache: size bins and age lists differ";
+  if (bytes > g_cache.Limit()) return "large cache: holds more bytes than its bound";
   if (LargeHeader* s = tls_large_spare) {
     if (s->user != nullptr || s->map_size > kSpareMax || g_page_map.Lookup(Granule(s)).large() != s)
       return "large cache: the thread's spare mapping is not a kept mapping";
@@ -291,9 +600,15 @@ void LargeThreadExit() {
 void LargeAfterForkInChild() {
   tls_large_spare = nullptr;
   if (!g_cache.lock.IsLocked()) return;
+  // Its lists may be half linked: start empty (the kept mappings leak).
   g_cache.lock.Reset();
   g_cache.count = 0;
   g_cache.bytes = 0;
+  g_cache.decommitted_bytes = 0;
+  g_cache.committed = {};
+  g_cache.decommitted = {};
+  for (LargeHeader*& b : g_cache.bins) b = nullptr;
+  for (std::uint64_t& w : g_cache.nonempty) w = 0;
 }
 
 }  // namespace halloc

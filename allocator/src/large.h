@@ -4,11 +4,31 @@
 // the page map is its own; a 64-byte header at its start records what free() and realloc() need.
 //
 // halloc keeps freed mappings for reuse (see policy.h): one per thread of at most kSpareMax
-// bytes, with no lock, and a few more in a shared cache. A kept mapping stays in the page map
-// with its header's `user` cleared, so reusing it writes no page-map entry and a second free of
-// the old pointer is caught as an invalid pointer.
+// bytes, with no lock, and more in a shared cache. A kept mapping stays in the page map with its
+// header's `user` cleared, so reusing it writes no page-map entry and a second free of the old
+// pointer is caught as an invalid pointer.
+//
+// The shared cache: kept mappings in size bins (four per power of two, a bitmap of the bins
+// that hold any), so a lookup looks at a few entries, never at all of them. A request above a
+// region's largest run takes the nearest mapping of its own in size and fits it: the tail of a
+// larger one is unmapped, a smaller one grows (mremap; its pages stay, new ones are fresh), so a
+// program cycling buffers of varying sizes reuses its pages instead of mapping, faulting,
+// zeroing and unmapping them each time.
+//
+// Its bound: with U the bytes of live large objects (the threads' spares included) the cache
+// holds at most max(large_cache_bytes, U / large_cache_live_den) bytes; a free that would pass
+// it, or one that makes U smaller, unmaps the oldest kept mappings first. So with P threads the
+// large objects take at most U + max(C, U / d) + P kSpareMax bytes: Hoard's A(t) = O(U(t) + P)
+// holds for them as for superblocks.
+//
+// Decay, with no thread of its own: each entry remembers when it was kept. On a call that
+// reaches the shared cache (at most every large_decommit_ms / 4), entries kept longer than
+// large_decommit_ms give their pages but the header's back (madvise: the range stays mapped and
+// reads as zeros, so calloc reusing one clears only its first page), and entries decommitted
+// longer than large_unmap_ms are unmapped. malloc_trim (LargeTrim) unmaps them all at once.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -21,14 +41,24 @@ namespace halloc {
 struct LargeHeader {
   void* user;            // the pointer handed out; nullptr while the mapping is kept for reuse
   std::size_t map_size;  // bytes mapped, from the header on
-  std::size_t alignment;
-  std::size_t size;  // bytes last asked for: realloc tells growth from shrinking by it
-  bool in_region;    // granules of a region, else a mapping of its own
+  std::size_t size;      // bytes last asked for: realloc tells growth from shrinking by it
+  // While kept in the shared cache: its neighbours in its size bin and in its age list (of the
+  // committed or of the decommitted entries, oldest first), and when it joined that list.
+  LargeHeader* bin_prev;
+  LargeHeader* bin_next;
+  LargeHeader* age_prev;
+  LargeHeader* age_next;
+  std::uint32_t since_ms;
+  std::uint8_t align_shift;  // the object's alignment is 1 << align_shift
+  bool in_region;            // granules of a region, else a mapping of its own
+  bool decommitted;          // kept, with every page but the first given back (they read as 0)
+
   char* base() { return reinterpret_cast<char*>(this); }
+  std::size_t alignment() const { return std::size_t{1} << align_shift; }
   // A kept mapping (still in the page map at this granule) takes a new default-offset object.
   void* Reuse(std::size_t bytes, std::size_t align) {
     user = base() + kCacheLine;
-    alignment = align;
+    align_shift = static_cast<std::uint8_t>(std::countr_zero(align));
     size = bytes;
     return user;
   }
@@ -39,8 +69,9 @@ struct LargeHeader {
     return map_size - static_cast<std::size_t>(static_cast<char*>(user) - base());
   }
 };
+static_assert(sizeof(LargeHeader) <= kCacheLine, "the header fits before a default object");
 
-inline constexpr bool kLargeCache = kPolicy.large_cache_entries > 0;
+inline constexpr bool kLargeCache = kPolicy.large_cache_bytes > 0;
 // The largest freed mapping a thread keeps for itself.
 inline constexpr std::size_t kSpareMax = 4 * kSuperblockSize;
 
@@ -74,7 +105,7 @@ void LargeFree(LargeHeader* h);
 // h becomes the calling thread's spare when it has none and h fits; returns false, changing
 // nothing, otherwise.
 inline bool LargeFreeToSpare(LargeHeader* h) {
-  if (!kLargeCache || tls_large_spare != nullptr || h->alignment > kCacheLine ||
+  if (!kLargeCache || tls_large_spare != nullptr || h->alignment() > kCacheLine ||
       h->map_size > kSpareMax || tls_heap == nullptr)
     return false;
   h->user = nullptr;  // kept: a second free of the same pointer no longer matches
@@ -93,13 +124,18 @@ std::size_t LargeCount();
 std::size_t LargeCachedBytes();
 // How many freed mappings are kept: the shared cache's and the calling thread's spare.
 std::size_t LargeCachedCount();
+// The bytes the shared cache may hold now: max(large_cache_bytes, U / large_cache_live_den).
+std::size_t LargeCacheLimit();
+// Bytes of kept mappings whose memory was given back (decommitted), of LargeCachedBytes.
+std::size_t LargeDecommittedBytes();
 // malloc_trim: unmaps every kept mapping of the shared cache and the calling thread's spare;
 // returns the bytes given back.
 std::size_t LargeTrim();
 
-// The caches of freed mappings: entries count and hold the bytes they say, stay within the
-// policy's limits, and each is in the page map as a kept header. Returns nullptr when all
-// hold, else what does not.
+// The caches of freed mappings: every entry is in its size bin and in the age list of its state
+// (oldest first), they count and hold the bytes the cache says, within its bound; each is in
+// the page map as a kept header; a decommitted one has no resident page past its first. Returns
+// nullptr when all hold, else what does not.
 const char* LargeCacheViolation();
 // The calling thread is exiting: its spare mapping goes to the shared cache.
 void LargeThreadExit();

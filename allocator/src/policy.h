@@ -25,13 +25,19 @@ struct Policy {
   std::size_t empty_reserve;     // empty superblocks the global heap keeps; beyond go to the OS
   std::size_t cache_bytes;       // per thread and class, free blocks kept without a lock; 0 = none
   std::size_t cache_min_blocks;  // ... but room for at least this many (when cache_bytes > 0)
-  std::size_t large_cache_entries;  // freed large mappings kept for reuse; 0 = every free unmaps
-  std::size_t large_cache_bytes;    // ... and at most this many bytes of them
+  // Freed large mappings kept for reuse (large.h): up to large_cache_bytes, or 1 /
+  // large_cache_live_den of the bytes of live large objects when that is more; 0 = every free
+  // unmaps. A kept mapping idle large_decommit_ms gives its memory back (madvise), and one idle
+  // a further large_unmap_ms goes back to the OS.
+  std::size_t large_cache_bytes;
+  std::size_t large_cache_live_den;
+  unsigned large_decommit_ms;
+  unsigned large_unmap_ms;
 };
 
 // The tuned allocator: 64 KiB superblocks, a heap of its own for each thread (so threads never
 // share a superblock while both are alive), a per-thread cache of free blocks of the thread's
-// own superblocks, so most calls take no lock, and a small cache of freed large mappings, so
+// own superblocks, so most calls take no lock, and a cache of freed large mappings (large.h), so
 // large objects do not cost an mmap and a munmap each. The slack K = 64 (4 MiB) covers a partly
 // used superblock in every size class a thread may use at once (a random mix of sizes over all
 // 42 classes, whose largest superblocks are 4 S): with K = 16, such a mix moved superblocks to
@@ -53,8 +59,10 @@ inline constexpr Policy kHallocPolicy{
     .empty_reserve = 16,
     .cache_bytes = 16 << 10,
     .cache_min_blocks = 4,
-    .large_cache_entries = 32,
-    .large_cache_bytes = 16 << 20,
+    .large_cache_bytes = 32 << 20,
+    .large_cache_live_den = 4,
+    .large_decommit_ms = 1000,
+    .large_unmap_ms = 4000,
 };
 
 // Berger et al., ASPLOS 2000: S = 8 KiB, b = 1.2, f = 1/4, K = 4, 2P heaps, a lock per heap.
@@ -73,8 +81,10 @@ inline constexpr Policy kPaperPolicy{
     .empty_reserve = 32,
     .cache_bytes = 0,
     .cache_min_blocks = 0,
-    .large_cache_entries = 0,
     .large_cache_bytes = 0,
+    .large_cache_live_den = 1,
+    .large_decommit_ms = 0,
+    .large_unmap_ms = 0,
 };
 
 // The naive baseline: one heap behind one lock, nothing ever moves.
@@ -93,8 +103,10 @@ inline constexpr Policy kSerialPolicy{
     .empty_reserve = 0,
     .cache_bytes = 0,
     .cache_min_blocks = 0,
-    .large_cache_entries = 0,
     .large_cache_bytes = 0,
+    .large_cache_live_den = 1,
+    .large_decommit_ms = 0,
+    .large_unmap_ms = 0,
 };
 
 // The ablation: halloc-paper with halloc's changes switched on one at a time, each step on top
@@ -167,5 +179,6 @@ inline constexpr std::size_t kCacheLine = 64;
 static_assert(kPolicy.empty_num < kPolicy.empty_den, "f must be below 1");
 static_assert(kPolicy.slack >= 1, "K must be at least 1");
 static_assert(kPolicy.max_heaps >= 1);
+static_assert(kPolicy.large_cache_live_den >= 1);
 
 }  // namespace halloc

@@ -28,6 +28,7 @@ void Discard(void* p) {
   asm volatile("" : : "r"(p));
 }
 
+using halloc_test::Opaque;
 using halloc_test::OpaquePtr;
 
 constexpr char kDoubleFree[] = "halloc: free\\(\\): double free of 0x";
@@ -219,6 +220,29 @@ TEST_F(BadFree, SecondFreeOfALargeObjectAborts) {
         free(OpaquePtr(p));
       },
       kDoubleFree);
+}
+
+TEST_F(BadFree, SecondFreeOfARetainedBufferAborts) {
+  // Buffers above the thread's spare go to the shared cache of freed mappings (halloc), which
+  // splits them to serve smaller requests: the old pointer still reads as freed.
+  EXPECT_ABORTS(
+      {
+        void* p = malloc(Opaque(std::size_t{12} << 20));
+        memset(p, 1, std::size_t{12} << 20);
+        free(p);
+        free(OpaquePtr(p));
+      },
+      kDoubleFree);
+  EXPECT_ABORTS(
+      {
+        std::vector<void*> buffers;
+        for (int i = 0; i < 4; ++i) buffers.push_back(malloc(Opaque(std::size_t{12} << 20)));
+        for (void* p : buffers) free(p);
+        void* q = malloc(Opaque(std::size_t{5} << 20));  // a split of a retained buffer
+        free(q);
+        free(OpaquePtr(buffers[0] == q ? buffers[1] : buffers[0]));
+      },
+      "halloc: free\\(\\): (double free of|invalid pointer) 0x");
 }
 
 TEST_F(BadFree, SecondFreeOfALargeObjectAbortsAfterItsRangeIsReused) {

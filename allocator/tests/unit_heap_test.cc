@@ -246,7 +246,7 @@ TEST(Large, ObjectsAboveHalfASuperblockComeFromTheOs) {
   // The mapping is gone, or kept whole in the large cache (halloc) for reuse.
   EXPECT_EQ(after.large_bytes - after.large_cached_bytes,
             before.large_bytes - before.large_cached_bytes);
-  EXPECT_LE(after.large_cached_bytes, kPolicy.large_cache_bytes);
+  EXPECT_LE(after.large_cached_bytes, LargeCacheLimit() + kSpareMax);
 }
 
 TEST(Large, FreedMappingsAreReusedZeroedForCalloc) {
@@ -258,7 +258,7 @@ TEST(Large, FreedMappingsAreReusedZeroedForCalloc) {
   halloc_get_stats(&kept);
   auto* q = static_cast<unsigned char*>(Calloc(1, kLargeThreshold * 3 - 100));
   ASSERT_NE(q, nullptr);
-  if (kPolicy.large_cache_entries > 0) {
+  if (kLargeCache) {
     // p's mapping, or another kept one that suits (earlier tests dirtied theirs too).
     halloc_stats now{};
     halloc_get_stats(&now);
