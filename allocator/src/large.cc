@@ -40,6 +40,11 @@ std::uint32_t NowMs() {
   return static_cast<std::uint32_t>(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+// The smallest run of pages moved from one kept mapping to another (each run may cost the
+// kernel a mapping of its own, so runs are large: a program holding G bytes of large objects
+// gets at most G / kMinPiece more mappings from them).
+constexpr std::size_t kMinPiece = std::size_t{1} << 20;
+
 // Size bins of kept mappings: four a power of two of pages, so the entries of one bin are
 // within 25% of each other in size.
 constexpr std::size_t kBins = 4 * 48;
@@ -54,6 +59,60 @@ constexpr std::size_t BinOf(std::size_t map_size) {
 struct Work {
   LargeHeader* decommit = nullptr;  // linked through age_next
   LargeHeader* unmap = nullptr;
+};
+
+// Kept mappings by an address (where they start, or where they end), so a mapping joining the
+// cache finds its neighbours there without touching memory that may no longer be mapped. Open
+// addressing with linear probing; when 3/4 full an entry is left out (it then never merges).
+class AddressSet {
+ public:
+  static constexpr std::size_t kSlots = 4096;
+
+  void Add(const void* at, LargeHeader* h) {
+    if (size_ >= kSlots / 4 * 3) return;
+    std::size_t i = Slot(at);
+    while (key_[i] != nullptr) i = (i + 1) % kSlots;
+    key_[i] = at;
+    value_[i] = h;
+    ++size_;
+  }
+  LargeHeader* Find(const void* at) const {
+    for (std::size_t i = Slot(at); key_[i] != nullptr; i = (i + 1) % kSlots) {
+      if (key_[i] == at) return value_[i];
+    }
+    return nullptr;
+  }
+  void Erase(const void* at) {
+    std::size_t i = Slot(at);
+    for (; key_[i] != at; i = (i + 1) % kSlots) {
+      if (key_[i] == nullptr) return;
+    }
+    // Backward shift: later keys of the run that may sit in slot i move there.
+    for (std::size_t j = (i + 1) % kSlots; key_[j] != nullptr; j = (j + 1) % kSlots) {
+      std::size_t home = Slot(key_[j]);
+      bool stays = i < j ? (home > i && home <= j) : (home > i || home <= j);
+      if (stays) continue;
+      key_[i] = key_[j];
+      value_[i] = value_[j];
+      i = j;
+    }
+    key_[i] = nullptr;
+    --size_;
+  }
+  std::size_t size() const { return size_; }
+  void Clear() {
+    for (const void*& k : key_) k = nullptr;
+    size_ = 0;
+  }
+
+ private:
+  static std::size_t Slot(const void* at) {
+    auto page = reinterpret_cast<std::uintptr_t>(at) / kPageSize;
+    return static_cast<std::size_t>((page * 0x9E3779B97F4A7C15ull) >> 52) % kSlots;
+  }
+  const void* key_[kSlots] = {};
+  LargeHeader* value_[kSlots] = {};
+  std::size_t size_ = 0;
 };
 
 // Freed mappings of objects with the default alignment, kept for reuse. Lock-protected: it is
@@ -72,6 +131,8 @@ struct LargeCache {
     LargeHeader* first = nullptr;
     LargeHeader* last = nullptr;
   } committed, decommitted;
+  // Mappings of their own, by start and by end: neighbours that are both kept merge.
+  AddressSet starts, ends;
 
   AgeList& AgeOf(LargeHeader* h) { return h->decommitted ? decommitted : committed; }
 
@@ -91,6 +152,10 @@ struct LargeCache {
     ++count;
     bytes += h->map_size;
     if (h->decommitted) decommitted_bytes += h->map_size;
+    if (!h->in_region) {
+      starts.Add(h, h);
+      ends.Add(h->base() + h->map_size, h);
+    }
   }
 
   void Remove(LargeHeader* h) {
@@ -104,6 +169,10 @@ struct LargeCache {
     --count;
     bytes -= h->map_size;
     if (h->decommitted) decommitted_bytes -= h->map_size;
+    if (!h->in_region) {
+      starts.Erase(h);
+      ends.Erase(h->base() + h->map_size);
+    }
   }
 
   // The first bin from `b` up that holds an entry, or kBins.
@@ -122,6 +191,28 @@ struct LargeCache {
       if (w) return i * 64 + 63 - static_cast<std::size_t>(std::countl_zero(w));
     }
     return kBins;
+  }
+
+  // Mapping h (of its own, about to join) absorbs the kept mappings right after and right
+  // before it, so pieces split off a buffer join again once all are freed. Returns the header
+  // of the whole. A merged range may span several kernel mappings: growing it in place or
+  // moving it then fails, and it is handed out as it is or unmapped, which works across them.
+  LargeHeader* Merge(LargeHeader* h) {
+    if (h->in_region) return h;
+    while (LargeHeader* next = starts.Find(h->base() + h->map_size)) {
+      Remove(next);
+      g_page_map.SetFreedLarge(next->base() + kCacheLine);  // its last object stays freed
+      h->map_size += next->map_size;
+      h->decommitted = h->decommitted && next->decommitted;
+    }
+    while (LargeHeader* prev = ends.Find(h)) {
+      Remove(prev);
+      g_page_map.SetFreedLarge(h->base() + kCacheLine);
+      prev->map_size += h->map_size;
+      prev->decommitted = prev->decommitted && h->decommitted;
+      h = prev;
+    }
+    return h;
   }
 
   // The bytes the cache may hold: max(C, U / d), U the bytes of live large objects.
@@ -199,6 +290,23 @@ struct LargeCache {
     if (pick) Remove(pick);
     return pick;
   }
+
+  // The smallest kept mapping of its own of at least kMinPiece bytes, removed from the cache,
+  // to lend its pages to a mapping that grows (fragments go first: larger entries serve whole
+  // requests with no move); nullptr when there is none among the first few bins that hold any.
+  LargeHeader* TakeDonor() {
+    std::size_t b = BinOf(kMinPiece);
+    for (int looked = 0; looked < 8; ++looked, ++b) {
+      b = NextBin(b);
+      if (b == kBins) return nullptr;
+      for (LargeHeader* d = bins[b]; d; d = d->bin_next) {
+        if (d->in_region || d->map_size < kMinPiece) continue;
+        Remove(d);
+        return d;
+      }
+    }
+    return nullptr;
+  }
 };
 // constinit: malloc may run before this library's constructors.
 constinit LargeCache g_cache;
@@ -272,6 +380,7 @@ void Put(LargeHeader* h) {
   {
     LockGuard guard(g_cache.lock);
     std::uint32_t now = NowMs();
+    h = g_cache.Merge(h);
     g_cache.Insert(h, now);
     g_cache.Enforce(w);
     g_cache.Decay(now, w);
@@ -312,7 +421,9 @@ LargeHeader* MoveTo(LargeHeader* h, std::size_t map_size) {
   if (g_page_map.SetLarge(granule, moved)) {
     const void* old_granule = Granule(h);
     g_page_map.SetFreedLarge(old_granule);
-    if (OsMoveInto(h, h->map_size, target, map_size, MapPurpose::kLarge)) {
+    // Only h's bytes move (the rest of target stays as mapped): a move that keeps its size may
+    // span several kernel mappings (Linux 6.17 on), as a merged or borrowing mapping does.
+    if (OsMoveInto(h, h->map_size, target, h->map_size, MapPurpose::kLarge)) {
       moved->map_size = map_size;
       if (moved->user) moved->user = moved->base() + offset;
       return moved;
@@ -325,12 +436,52 @@ LargeHeader* MoveTo(LargeHeader* h, std::size_t map_size) {
   return nullptr;
 }
 
+enum class Borrowed { kNothing, kPages, kBroken };
+
+// Fills the bytes of h from `from` on (just grown: fresh pages, not yet touched) with pages of
+// other kept mappings, moved there by the kernel (nothing is copied), so growing a kept mapping
+// faults few new pages while the cache holds any. kBroken: a move failed and the range it may
+// have cleared could not be mapped again (h then has a hole and must go back to the OS).
+Borrowed Borrow(LargeHeader* h, std::size_t from) {
+  char* at = h->base() + from;
+  char* end = h->base() + h->map_size;
+  Borrowed result = Borrowed::kNothing;
+  for (int n = 0; n < 4 && static_cast<std::size_t>(end - at) >= kMinPiece; ++n) {
+    LargeHeader* d;
+    {
+      LockGuard guard(g_cache.lock);
+      d = g_cache.TakeDonor();
+    }
+    if (d == nullptr) break;
+    std::size_t want = static_cast<std::size_t>(end - at);
+    bool whole = d->map_size <= want;  // all of it, header too, else its tail
+    std::size_t take = whole                             ? d->map_size
+                       : d->map_size - want >= kMinPiece ? want
+                                                         : d->map_size - kMinPiece;
+    char* src = d->base() + d->map_size - take;
+    if (whole) g_page_map.SetFreedLarge(Granule(d));  // its last object stays freed
+    if (!OsMoveInto(src, take, at, take, MapPurpose::kLarge)) {
+      if (whole) g_page_map.SetLarge(Granule(d), d);  // its leaf exists: this cannot fail
+      Put(d);
+      return OsRemapFresh(at, static_cast<std::size_t>(end - at)) ? result : Borrowed::kBroken;
+    }
+    at += take;
+    result = Borrowed::kPages;
+    if (!whole) {
+      d->map_size -= take;
+      Put(d);
+    }
+  }
+  return result;
+}
+
 // Kept mapping h, taken from the cache for `need` bytes, made to fit. A mapping of its own
 // that is larger by a granule or more is split: its tail, from the first granule past the
 // request, becomes a kept mapping of its own (no syscall; its pages stay for the next request).
-// A smaller one grows, in place or by moving its pages (the new pages come zeroed). Returns the
-// header (moved or not), or nullptr when growing failed (h then goes back to the cache).
-// `dirty` becomes the bytes after the header that may hold old data.
+// A smaller one grows, in place or by moving its pages, and borrows pages of other kept
+// mappings for the rest (new pages come zeroed). Returns the header (moved or not), or nullptr
+// when growing failed (h then goes back to the cache, or to the OS when a failed move left it a
+// hole). `dirty` becomes the bytes after the header that may hold old data.
 LargeHeader* Fit(LargeHeader* h, std::size_t need, std::size_t& dirty) {
   dirty = h->decommitted ? kPageSize - kCacheLine : h->map_size - kCacheLine;
   if (h->in_region || h->map_size == need) return h;
@@ -345,13 +496,26 @@ LargeHeader* Fit(LargeHeader* h, std::size_t need, std::size_t& dirty) {
     Put(tail);
     return h;
   }
-  if (OsResizeInPlace(h, h->map_size, need, MapPurpose::kLarge)) {
+  std::size_t have = h->map_size;
+  if (OsResizeInPlace(h, have, need, MapPurpose::kLarge)) {
     h->map_size = need;
-    return h;
+  } else if (LargeHeader* moved = MoveTo(h, need)) {
+    h = moved;
+  } else {
+    Put(h);
+    return nullptr;
   }
-  if (LargeHeader* moved = MoveTo(h, need)) return moved;
-  Put(h);
-  return nullptr;
+  switch (Borrow(h, have)) {
+    case Borrowed::kNothing:
+      break;
+    case Borrowed::kPages:
+      dirty = need - kCacheLine;
+      break;
+    case Borrowed::kBroken:
+      Unmap(h);
+      return nullptr;
+  }
+  return h;
 }
 
 // A kept mapping that serves `need` bytes: the thread's spare, else one from the shared cache.
@@ -536,7 +700,8 @@ bool HasResidentPages(LargeHeader* h) {
 
 // The entries of one age list, checked: returns nullptr when all hold, else what does not.
 const char* CheckAgeList(const LargeCache::AgeList& age, bool decommitted, std::size_t& count,
-                         std::size_t& bytes) {
+                         std::size_t& bytes, std::size_t& registered_starts,
+                         std::size_t& registered_ends) {
   LargeHeader* prev = nullptr;
   for (LargeHeader* h = age.first; h; prev = h, h = h->age_next) {
     if (++count > g_cache.count) return "large cache: an age list is longer than the cache";
@@ -552,6 +717,12 @@ const char* CheckAgeList(const LargeCache::AgeList& age, bool decommitted, std::
       return "large cache: an age list is out of order";
     if (decommitted && HasResidentPages(h))
       return "large cache: a decommitted entry has resident pages";
+    if (LargeHeader* s = g_cache.starts.Find(h); s && s != h)
+      return "large cache: the set of starts names another entry";
+    if (LargeHeader* e = g_cache.ends.Find(h->base() + h->map_size); e && e != h)
+      return "large cache: the set of ends names another entry";
+    registered_starts += g_cache.starts.Find(h) == h;
+    registered_ends += g_cache.ends.Find(h->base() + h->map_size) == h;
     // In its size bin.
     LargeHeader* b = g_cache.bins[BinOf(h->map_size)];
     while (b && b != h) b = b->bin_next;
@@ -566,10 +737,14 @@ const char* CheckAgeList(const LargeCache::AgeList& age, bool decommitted, std::
 
 const char* LargeCacheViolation() {
   LockGuard guard(g_cache.lock);
-  std::size_t count = 0, bytes = 0, decommitted_bytes = 0;
-  if (const char* why = CheckAgeList(g_cache.committed, false, count, bytes)) return why;
-  if (const char* why = CheckAgeList(g_cache.decommitted, true, count, decommitted_bytes))
+  std::size_t count = 0, bytes = 0, decommitted_bytes = 0, starts = 0, ends = 0;
+  if (const char* why = CheckAgeList(g_cache.committed, false, count, bytes, starts, ends))
     return why;
+  if (const char* why =
+          CheckAgeList(g_cache.decommitted, true, count, decommitted_bytes, starts, ends))
+    return why;
+  if (starts != g_cache.starts.size() || ends != g_cache.ends.size())
+    return "large cache: the address sets hold entries the cache does not";
   bytes += decommitted_bytes;
   if (count != g_cache.count) return "large cache: entry count differs from its entries";
   if (bytes != g_cache.bytes || decommitted_bytes != g_cache.decommitted_bytes)
@@ -607,6 +782,8 @@ void LargeAfterForkInChild() {
   g_cache.decommitted_bytes = 0;
   g_cache.committed = {};
   g_cache.decommitted = {};
+  g_cache.starts.Clear();
+  g_cache.ends.Clear();
   for (LargeHeader*& b : g_cache.bins) b = nullptr;
   for (std::uint64_t& w : g_cache.nonempty) w = 0;
 }

@@ -165,6 +165,13 @@ bool OsMoveInto(void* p, std::size_t old_size, void* target, std::size_t new_siz
   return true;
 }
 
+bool OsRemapFresh(void* p, std::size_t size) {
+  int saved = errno;
+  void* q = mmap(p, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  errno = saved;
+  return q != MAP_FAILED;
+}
+
 OsCounters OsTotal() {
   return g_total.Read();
 }

@@ -36,6 +36,11 @@ bool OsResizeInPlace(void* p, std::size_t old_size, std::size_t new_size, MapPur
 bool OsMoveInto(void* p, std::size_t old_size, void* target, std::size_t new_size,
                 MapPurpose purpose);
 
+// Maps fresh zero pages over [p, p + size), a range halloc holds and has counted: what a failed
+// OsMoveInto into it may have left unmapped (the kernel clears a move's target before it checks
+// the source). False when the kernel refuses.
+bool OsRemapFresh(void* p, std::size_t size);
+
 struct OsCounters {
   std::size_t bytes, peak;
 };

@@ -104,6 +104,28 @@ TEST_F(LargeCache, CallocOfAReusedDirtyBufferReadsZeros) {
   }
 }
 
+TEST_F(LargeCache, AGrowingBufferBorrowsThePagesOfOthersAndReadsZeros) {
+  // Two dirty buffers kept; a calloc larger than both grows the larger and moves the other's
+  // pages into it (or, without a cache, maps fresh pages).
+  auto* a = static_cast<unsigned char*>(Malloc(10 * kMiB));
+  auto* b = static_cast<unsigned char*>(Malloc(6 * kMiB));
+  std::memset(a, 0xab, 10 * kMiB);
+  std::memset(b, 0xcd, 6 * kMiB);
+  Free(a);
+  Free(b);
+  const std::size_t kept = LargeCachedBytes();
+  const std::size_t want = 16 * kMiB - 4 * kPageSize;
+  const std::size_t faults = MinorFaults();
+  auto* q = static_cast<unsigned char*>(Calloc(1, want));
+  ASSERT_NE(q, nullptr);
+  for (std::size_t i = 0; i < want; ++i) ASSERT_EQ(q[i], 0) << "byte " << i;
+  if (kLargeCache && !halloc_test::kSanitized) {
+    EXPECT_LE(LargeCachedBytes() + 15 * kMiB, kept) << "the kept buffers were not used";
+    EXPECT_LT(MinorFaults() - faults, want / kPageSize / 4) << "growing faulted fresh pages";
+  }
+  Free(q);
+}
+
 TEST_F(LargeCache, IdleEntriesAreDecommittedThenUnmapped) {
   if (!kLargeCache) GTEST_SKIP() << kPolicy.name << " keeps no freed mapping";
   std::vector<char*> buffers;
