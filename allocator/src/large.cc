@@ -40,9 +40,9 @@ std::uint32_t NowMs() {
   return static_cast<std::uint32_t>(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-// The smallest run of pages moved from one kept mapping to another (each run may cost the
-// kernel a mapping of its own, so runs are large: a program holding G bytes of large objects
-// gets at most G / kMinPiece more mappings from them).
+// The smallest run of pages moved from one kept mapping to another, and the least a donor keeps:
+// each run may cost the kernel a mapping of its own (or two), so runs are long, and a program
+// holding G bytes of large objects gets at most about 2 G / kMinPiece more mappings from them.
 constexpr std::size_t kMinPiece = std::size_t{1} << 20;
 
 // Size bins of kept mappings: four a power of two of pages, so the entries of one bin are
@@ -458,6 +458,10 @@ Borrowed Borrow(LargeHeader* h, std::size_t from) {
     std::size_t take = whole                             ? d->map_size
                        : d->map_size - want >= kMinPiece ? want
                                                          : d->map_size - kMinPiece;
+    if (take < kMinPiece) {  // a run this short is not worth a kernel mapping
+      Put(d);
+      break;
+    }
     char* src = d->base() + d->map_size - take;
     if (whole) g_page_map.SetFreedLarge(Granule(d));  // its last object stays freed
     if (!OsMoveInto(src, take, at, take, MapPurpose::kLarge)) {

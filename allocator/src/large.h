@@ -10,16 +10,18 @@
 //
 // The shared cache: kept mappings in size bins (four per power of two, a bitmap of the bins
 // that hold any), so a lookup looks at a few entries, never at all of them. A request above a
-// region's largest run takes the nearest mapping of its own in size and fits it: the tail of a
-// larger one is unmapped, a smaller one grows (mremap; its pages stay, new ones are fresh), so a
+// region's largest run takes the smallest kept mapping of its own that is large enough and
+// splits off its tail as a kept mapping (no syscall), or else grows the largest one, in place
+// or by moving its pages (mremap), and fills the rest with pages borrowed from other kept
+// mappings (moved too; nothing is copied). Kept mappings that are neighbours merge. So a
 // program cycling buffers of varying sizes reuses its pages instead of mapping, faulting,
-// zeroing and unmapping them each time.
+// zeroing and unmapping them each time; calloc clears only the bytes that may be dirty.
 //
 // Its bound: with U the bytes of live large objects (the threads' spares included) the cache
 // holds at most max(large_cache_bytes, U / large_cache_live_den) bytes; a free that would pass
 // it, or one that makes U smaller, unmaps the oldest kept mappings first. So with P threads the
-// large objects take at most U + max(C, U / d) + P kSpareMax bytes: Hoard's A(t) = O(U(t) + P)
-// holds for them as for superblocks.
+// large objects take at most U + max(C, U / d) + P kSpareMax bytes (halloc: 1.25 U + 32 MiB +
+// P x 256 KiB): Hoard's A(t) = O(U(t) + P) holds for them as for superblocks.
 //
 // Decay, with no thread of its own: each entry remembers when it was kept. On a call that
 // reaches the shared cache (at most every large_decommit_ms / 4), entries kept longer than
