@@ -15,9 +15,9 @@ double Params::get(const std::string& name) const {
 }
 
 const std::vector<const Workload*>& all_workloads() {
-  static const std::vector<const Workload*> workloads = {&kThreadtest,   &kShbench,     &kLarson,
-                                                         &kCacheScratch, &kCacheThrash, &kProdcons,
-                                                         &kBarnesHut,    &kNoop};
+  static const std::vector<const Workload*> workloads = {
+      &kThreadtest, &kShbench, &kLarson,    &kCacheScratch, &kCacheThrash, &kProdcons,
+      &kBarnesHut,  &kSizeMix, &kMassAlloc, &kLargeBuffers, &kNoop};
   return workloads;
 }
 

@@ -88,6 +88,9 @@ extern const Workload kCacheScratch;
 extern const Workload kCacheThrash;
 extern const Workload kProdcons;
 extern const Workload kBarnesHut;
+extern const Workload kSizeMix;
+extern const Workload kMassAlloc;
+extern const Workload kLargeBuffers;
 extern const Workload kNoop;
 
 }  // namespace allocbench
