@@ -132,7 +132,9 @@ DEFAULT_CHECKED = halloc halloc-paper halloc-serial glibc \
                      $(BUILD)/bin/allocbench list 2>/dev/null | grep -q "^  $$l *found" && echo $$l; done)
 
 # What each of halloc's changes to the paper's policy buys (the README's ablation table): the
-# steps from halloc-paper to halloc beside the peers, at 1, 2 and 4 x nproc threads, 5 reps.
+# steps from halloc-paper to halloc beside the peers, at 1, 2 and 4 x nproc threads, 5 reps,
+# over every synthetic workload (bench's default set: issue 11's size-mix, mass-alloc and
+# large-buffers included).
 ABLATION_STEPS      := halloc-paper,halloc-abl-s64k,halloc-abl-heaps,halloc-abl-cache,halloc
 ABLATION_ALLOCATORS := $(ABLATION_STEPS),glibc,jemalloc,tcmalloc,mimalloc,tbbmalloc
 NPROC_MULTIPLES = $(shell n=$$(nproc); echo $$n,$$((2 * n)),$$((4 * n)))

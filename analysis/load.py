@@ -28,7 +28,7 @@ STATUSES = ("ok", "failed", "timeout", "skipped", "corrupt", "wrong_output")
 FAILED_STATUSES = ("failed", "timeout", "corrupt", "wrong_output")
 
 WORKLOADS = ("threadtest", "shbench", "larson", "cache-scratch", "cache-thrash", "prodcons",
-             "barnes-hut")
+             "barnes-hut", "size-mix", "mass-alloc", "large-buffers")
 HALLOC_VARIANTS = ("halloc", "halloc-paper", "halloc-serial")
 PEERS = ("glibc", "jemalloc", "tcmalloc", "mimalloc", "tbbmalloc")
 KNOWN_ALLOCATORS = HALLOC_VARIANTS + PEERS

@@ -109,13 +109,14 @@ const Workload kSizeMix = {
         {
             {"blocks", 1000, 1, 1e8, true,
              "blocks in each thread's working set (issue 11: ~1,000)"},
-            {"replacements", 1000000, 1, 1e12, true,
-             "replacements (a free and a malloc; one op each) in total, split evenly across "
-             "threads (our choice: ~0.2 s on glibc)"},
+            {"replacements", 2000000, 1, 1e12, true,
+             "replacements in total (each a free and a malloc, counted as one op), split evenly "
+             "across threads (our choice: ~0.2 s on glibc)"},
             {"min_size", 4, 1, 1 << 30, true, "smallest block in bytes (issue 11: 4)"},
             {"max_size", 32768, 1, 1 << 30, true,
              "largest block in bytes (issue 11: 32 KiB, halloc's largest small class); sizes "
-             "are log-uniform in between, so every size class gets a share"},
+             "are log-uniform in between (small ones far more frequent), so every size class "
+             "gets a share"},
             {"seed", 1, 0, 1e15, true, "random seed; thread i uses seed + i"},
         },
     .slots_per_thread = 1,

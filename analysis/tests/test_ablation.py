@@ -85,3 +85,13 @@ def test_no_ablation_md_without_the_steps(write_json, tmp_path, capsys):
 def test_without_halloc_paper_the_ablation_says_how_to_get_one(write_json):
     df = load_results([write_json(make_doc([make_run("w", "halloc", 1)]))])
     assert "make ablation" in A.render_markdown(df)
+
+
+def test_issue_11_shapes_are_columns_in_allocbench_order(write_json):
+    # allocbench lists size-mix, mass-alloc, large-buffers after the classic workloads; sorted
+    # by name they would come out large-buffers, mass-alloc, size-mix.
+    R = [make_run(w, a, 1, throughput=100, peak_rss=10 * MiB)
+         for w in ("large-buffers", "threadtest", "size-mix", "mass-alloc")
+         for a in ("halloc-paper", "halloc", "glibc")]
+    tput, _ = A.ablation_tables(load_results([write_json(make_doc(R))]))
+    assert list(tput.columns) == ["threadtest", "size-mix", "mass-alloc", "large-buffers", "all"]
