@@ -57,7 +57,12 @@ TEST(ThreadList, QuickDefaultStopsAtTwiceTheCores) {
 
 TEST(SweepArgs, DefaultsCoverEveryWorkloadAndAllocator) {
   const SweepOptions options = parse_sweep_args({"--out", "x"}, 2);
-  EXPECT_EQ(options.workloads.size(), 7u);
+  // Every synthetic workload, issue 11's shapes included (make bench and make ablation run
+  // this set), and not the idle noop.
+  EXPECT_EQ(options.workloads,
+            (std::vector<std::string>{"threadtest", "shbench", "larson", "cache-scratch",
+                                      "cache-thrash", "prodcons", "barnes-hut", "size-mix",
+                                      "mass-alloc", "large-buffers"}));
   EXPECT_EQ(options.allocators, known_allocator_names());
   EXPECT_EQ(options.threads, (std::vector<int>{1, 2, 4}));
 }
