@@ -90,7 +90,7 @@ inline void* SmallAlloc(std::uint32_t c) {
   Heap* h = LockOwner(sb);
   if (h == nullptr) return;  // a heap abandoned at fork: leak the block
   ReleaseList release;
-  h->Free(sb, &p, 1, release);
+  h->Free(sb, &p, nullptr, 1, release);
   h->lock.Unlock();
   if (release.head) [[unlikely]]
     release.ReleaseAll();

@@ -94,13 +94,14 @@ OwnerLocks::~OwnerLocks() {
   release_.ReleaseAll();
 }
 
-void OwnerLocks::Return(Superblock* sb, void* const* blocks, std::uint32_t n) {
+void OwnerLocks::Return(Superblock* sb, void* const* blocks,
+                        std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
   if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
     if (locked_) locked_->lock.Unlock();
     locked_ = LockOwner(sb);
     if (locked_ == nullptr) return;  // abandoned at fork: leak
   }
-  locked_->Free(sb, blocks, n, release_);
+  locked_->Free(sb, blocks, states, n, release_);
 }
 
 bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
@@ -134,7 +135,7 @@ void Heap::Drain() {
       b = b->next;
     } while (b && n < 64 && SuperblockOf(b) == sb);
     bytes += std::size_t{n} * sb->block_size;
-    owners.Return(sb, run, n);
+    owners.Return(sb, run, nullptr, n);
   }
   inbox_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }
@@ -232,8 +233,9 @@ Superblock* Heap::Acquire(std::uint32_t c, ReleaseList& release) {
   return sb;
 }
 
-void Heap::Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release) {
-  sb->PushBlocks(blocks, n);
+void Heap::Free(Superblock* sb, void* const* blocks, std::atomic<std::uint8_t>* const* states,
+                std::uint32_t n, ReleaseList& release) {
+  sb->PushBlocks(blocks, states, n);
   in_use -= std::size_t{n} * sb->block_size;
   Released(sb, release);
 }

@@ -78,8 +78,10 @@ struct alignas(kCacheLine) Heap {
   // Lock held.
   std::uint32_t Alloc(std::uint32_t c, void** out, std::atomic<std::uint8_t>** states,
                       std::uint32_t n, ReleaseList& release);
-  // Returns n blocks of sb (which this heap owns) to sb. Lock held.
-  void Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release);
+  // Returns n blocks of sb (which this heap owns) to sb, with their state bytes unless `states`
+  // is null. Lock held.
+  void Free(Superblock* sb, void* const* blocks, std::atomic<std::uint8_t>* const* states,
+            std::uint32_t n, ReleaseList& release);
   // Its last thread left: gives every superblock at least f empty to the global heap, where
   // any thread can use it, and keeps the fuller ones for the next thread that binds here
   // (which, as in larson, often inherits and frees their blocks). Lock held.
@@ -135,8 +137,10 @@ class OwnerLocks {
   OwnerLocks& operator=(const OwnerLocks&) = delete;
   ~OwnerLocks();
 
-  // Gives back n blocks of sb, each checked live and marked held by free().
-  void Return(Superblock* sb, void* const* blocks, std::uint32_t n);
+  // Gives back n blocks of sb, each checked live and marked held by free() (with their state
+  // bytes unless `states` is null).
+  void Return(Superblock* sb, void* const* blocks, std::atomic<std::uint8_t>* const* states,
+              std::uint32_t n);
 
  private:
   Heap* locked_ = nullptr;

@@ -95,25 +95,34 @@ struct alignas(kCacheLine) Superblock {
   bool Format(std::uint32_t c);
 
   // Hands out up to n blocks (at least one unless it is full) into out[], marked kCached (or
-  // kCarved), and
-  // their state bytes into states[] (unless it is null): free ones first, lowest index first,
-  // then never-used ones. Writes no block.
+  // kCarved), and their state bytes into states[] (unless it is null), in the order of a stack
+  // whose top is out[got - 1]: free ones on top, lowest address last, then never-used ones.
+  // Writes no block.
   std::uint32_t PopInto(void** out, std::atomic<std::uint8_t>** states, std::uint32_t n) {
-    std::uint32_t got = 0;
-    std::uint32_t free = bump - used;  // kFreed blocks below bump
-    std::uint32_t i = scan;
-    auto take = [&](std::uint32_t index, BlockState state) {
-      SetState(index, state);
-      if (states) states[got] = StateByte(index);
-      out[got++] = memory() + std::size_t{index} * block_size;
-    };
-    for (; free > 0 && got < n; ++i) {
-      if (State(i) != kFreed) continue;
-      take(i, kCached);
-      --free;
+    const std::uint32_t free = std::min<std::uint32_t>(bump - used, n);  // kFreed below bump
+    const std::uint32_t carve = std::min<std::uint32_t>(n - free, capacity - bump);
+    const std::uint32_t got = free + carve;
+    // Never-used blocks, highest first.
+    char* p = memory() + std::size_t{bump + carve} * block_size;
+    for (std::uint32_t k = 0, i = bump + carve; k < carve; ++k) {
+      p -= block_size;
+      --i;
+      SetState(i, kCarved);
+      out[k] = p;
+      if (states) states[k] = StateByte(i);
     }
-    scan = static_cast<std::uint16_t>(free > 0 ? i : bump);
-    for (; got < n && bump < capacity; ++bump) take(bump, kCarved);
+    bump = static_cast<std::uint16_t>(bump + carve);
+    // Free ones, found lowest first, written from the top down.
+    std::uint32_t i = scan;
+    for (std::uint32_t k = got; k > carve; ++i) {
+      if (State(i) != kFreed) continue;
+      SetState(i, kCached);
+      --k;
+      out[k] = memory() + std::size_t{i} * block_size;
+      if (states) states[k] = StateByte(i);
+    }
+    // Every free block below i was taken; when none is left below bump, none is below bump.
+    scan = static_cast<std::uint16_t>(std::size_t{bump} - used - got > 0 ? i : bump);
     used = static_cast<std::uint16_t>(used + got);
     return got;
   }
@@ -124,12 +133,14 @@ struct alignas(kCacheLine) Superblock {
     PopInto(&p, nullptr, 1);
     return p;
   }
-  void Push(void* p) { PushBlocks(&p, 1); }
+  void Push(void* p) { PushBlocks(&p, nullptr, 1); }
 
-  // Takes back n blocks of this superblock (each kCached, or just checked live by free()).
-  void PushBlocks(void* const* blocks, std::uint32_t n) {
+  // Takes back n blocks of this superblock (each kCached, or just checked live by free()),
+  // given with their state bytes when `states` is not null.
+  void PushBlocks(void* const* blocks, std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
     for (std::uint32_t k = 0; k < n; ++k) {
-      std::uint32_t i = IndexOf(blocks[k]);
+      std::uint32_t i =
+          states ? static_cast<std::uint32_t>(states[k] - States()) : IndexOf(blocks[k]);
       SetState(i, kFreed);
       if (i < scan) scan = static_cast<std::uint16_t>(i);
     }
@@ -154,18 +165,14 @@ struct alignas(kCacheLine) Superblock {
     return index < capacity && index * block_size == offset ? static_cast<std::uint32_t>(index)
                                                             : kNoBlock;
   }
-  // The same for an offset known to lie inside the memory: the index may then be `capacity`
-  // (a block boundary in the tail no block fills), whose state is never live.
-  std::uint32_t BlockAtInnerOffset(std::uintptr_t offset) const {
-    std::uint64_t index = ((offset / kMinAlign) * reciprocal) >> kReciprocalShift;
-    return index * block_size == offset ? static_cast<std::uint32_t>(index) : kNoBlock;
-  }
   bool IsBlockBoundary(const void* p) const { return BlockAt(p) != kNoBlock; }
   // The index of p (at `offset` from memory()), known to be a block start.
-  std::uint32_t IndexAtOffset(std::uintptr_t offset) const {
-    return static_cast<std::uint32_t>(((offset / kMinAlign) * reciprocal) >> kReciprocalShift);
+  std::uintptr_t IndexAtOffset(std::uintptr_t offset) const {
+    return ((offset / kMinAlign) * reciprocal) >> kReciprocalShift;
   }
-  std::uint32_t IndexOf(const void* p) const { return IndexAtOffset(Offset(p)); }
+  std::uint32_t IndexOf(const void* p) const {
+    return static_cast<std::uint32_t>(IndexAtOffset(Offset(p)));
+  }
 
   // The state map (see above). Relaxed: a block's byte is ordered by whatever handed the block
   // from the thread that last wrote it to the thread that reads it (the program's own

@@ -15,23 +15,26 @@ void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
   while (top[c] < want) {
     std::uint32_t got = heap->Alloc(c, &slots[top[c]], &states[top[c]], want - top[c], release);
     if (got == 0) return;
-    // Lowest address on top: mallocs then walk the superblock upwards, as a program walking
-    // its objects in allocation order would have them.
-    std::reverse(&slots[top[c]], &slots[top[c] + got]);
-    std::reverse(&states[top[c]], &states[top[c] + got]);
     top[c] = static_cast<std::uint16_t>(top[c] + got);
   }
 }
 
-// Returns blocks[0, n) (freed, marked held) to their owners: each run of one superblock's blocks
-// in one step.
-void ReturnBlocks(void* const* blocks, std::uint32_t n) {
+// Returns blocks[0, n) (freed, marked held; with their state bytes unless `states` is null) to
+// their owners: each run of one superblock's blocks in one step.
+void ReturnBlocks(void* const* blocks, std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
   OwnerLocks owners;
   for (std::uint32_t i = 0, end; i < n; i = end) {
     Superblock* sb = SuperblockOf(blocks[i]);
-    for (end = i + 1; end < n && SuperblockOf(blocks[end]) == sb; ++end) {
+    // Blocks of one granule share a superblock: the page map is read once a granule.
+    std::uintptr_t granule = Superblock::GranuleOf(blocks[i]);
+    for (end = i + 1; end < n; ++end) {
+      std::uintptr_t g = Superblock::GranuleOf(blocks[end]);
+      if (g != granule) {
+        if (SuperblockOf(blocks[end]) != sb) break;
+        granule = g;
+      }
     }
-    owners.Return(sb, blocks + i, end - i);
+    owners.Return(sb, blocks + i, states ? states + i : nullptr, end - i);
   }
 }
 
@@ -40,7 +43,7 @@ void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
   // cache.
   const std::uint32_t base = kCacheLimits.base[c];
   if (n > Count(c)) n = Count(c);
-  ReturnBlocks(&slots[base], n);
+  ReturnBlocks(&slots[base], &states[base], n);
   std::uint32_t left = Count(c) - n;
   std::memmove(&slots[base], &slots[base + n], left * sizeof(slots[0]));
   std::memmove(&states[base], &states[base + n], left * sizeof(states[0]));
@@ -79,7 +82,7 @@ void ThreadCache::FlushRemote() {
     }
     for (std::uint32_t k = i; k < end; ++k) remote[refused++] = remote[k];
   }
-  ReturnBlocks(remote, refused);
+  ReturnBlocks(remote, nullptr, refused);
   remote_count = 0;
 }
 
