@@ -23,10 +23,14 @@ from .load import PEERS
 BASELINE = "halloc-paper"
 STEPS = (
     ("halloc-paper", "the paper: S = 8 KiB, K = 4, 2P heaps (a thread takes the least loaded)"),
-    ("halloc-abl-s64k", "+ 64 KiB superblocks (K = 16, reserve 16 empty)"),
+    ("halloc-abl-s64k", "+ 64 KiB superblocks (K = 64, reserve 16 empty)"),
     ("halloc-abl-heaps", "+ a heap of its own for each thread"),
     ("halloc-abl-cache", "+ per-thread caches; remote frees batched, posted lock-free"),
-    ("halloc", "+ freed large mappings kept for reuse (= halloc)"),
+    (
+        "halloc",
+        "+ superblocks of 2-4 S and 4 cached blocks for the largest classes, emptied "
+        "superblocks leave at once, freed large mappings kept (= halloc)",
+    ),
 )
 
 

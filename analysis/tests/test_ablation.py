@@ -65,8 +65,11 @@ def test_ablation_command_writes_the_tables(write_json, tmp_path, capsys):
                               config={"params": ["w.slots=10"]}))
     assert main(["ablation", str(run)]) == 0
     text = (tmp_path / "ablation.md").read_text()
-    assert "| halloc | + freed large mappings kept for reuse (= halloc) | 1.50 | 1.50 |" in text
-    assert "| halloc-abl-s64k | + 64 KiB superblocks (K = 16, reserve 16 empty) | 1.20 |" in text
+    assert (
+        "| halloc | + superblocks of 2-4 S and 4 cached blocks for the largest classes, emptied "
+        "superblocks leave at once, freed large mappings kept (= halloc) | 1.50 | 1.50 |" in text
+    )
+    assert "| halloc-abl-s64k | + 64 KiB superblocks (K = 64, reserve 16 empty) | 1.20 |" in text
     assert "| w | 1 | jemalloc | 1.25 |" in text
     assert "NON-DEFAULT PARAMETERS: w.slots=10" in text
     assert "ablation.md" in capsys.readouterr().out
