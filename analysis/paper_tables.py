@@ -54,6 +54,11 @@ def _runtime(df: pd.DataFrame, workload: str, allocator: str, threads: int) -> f
     return float(g["seconds"].median())
 
 
+TABLE2_COLUMNS = ["our workload", "unit", "paper benchmark", "paper Solaris (s)",
+                  "paper Hoard (s)", "paper change %", "glibc", "halloc-paper",
+                  "halloc-paper change %", "halloc", "halloc change %"]
+
+
 def table2(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
     """A row per workload of the run (the paper's rows first, as mapped): the paper's Solaris
     and Hoard seconds and change, our glibc, halloc-paper and halloc at 1 thread and the
@@ -75,7 +80,8 @@ def table2(df: pd.DataFrame, paper: dict) -> pd.DataFrame:
             row[a] = t
             row[f"{a} change %"] = change_percent(t, glibc)
         rows.append(row)
-    return pd.DataFrame(rows)
+    # The columns even without a row (a run with no 1-thread runs, as `make ablation`'s).
+    return pd.DataFrame(rows, columns=TABLE2_COLUMNS)
 
 
 def conditions(df: pd.DataFrame) -> list[str]:
@@ -127,11 +133,14 @@ def table2_markdown(df: pd.DataFrame, paper: dict, citation: str) -> str:
             _fmt(r["paper Hoard (s)"]), _pct(r["paper change %"]), _fmt(r["glibc"]),
             _fmt(r["halloc-paper"]), _pct(r["halloc-paper change %"]), _fmt(r["halloc"]),
             _pct(r["halloc change %"])]) + " |")
+    if t.empty:
+        lines.append("| (this run has no 1-thread runs: Table 2 needs `--threads 1`) "
+                     + "| " * 10 + "|")
     ours = t["halloc-paper change %"].dropna()
     lines += ["", f"Paper's average change: {paper['uniprocessor_seconds'].get('average_change_percent')}% "
               f"(over its ten rows). Ours, halloc-paper: "
               f"{_pct(ours.mean()) if len(ours) else '-'}% (mean over {len(ours)} rows); "
-              f"halloc: {_pct(t['halloc change %'].dropna().mean())}%.", "",
+              f"halloc: {_pct(t['halloc change %'].dropna().mean() if len(t) else None)}%.", "",
               "**Rows.** " + _programs_note(df) + " BEMengine is not reproduced. "
               "Larson is not in the paper's Table 2 (it is throughput-based); ours is shown "
               "as seconds per million operations, like every fixed-time workload (unit "

@@ -122,7 +122,7 @@ inline void* SmallAlloc(std::uint32_t c) {
           return;
         }
       } else if (kCacheLimits.blocks[c] > 0) {
-        tls_cache.Flush(c, kCacheLimits.blocks[c] / 2);
+        tls_cache.Flush(c, (kCacheLimits.blocks[c] + 1) / 2);  // at least one: the stack is full
         tls_cache.Push(c, p, sb->StateByte(sb->IndexOf(p)));
         return;
       }

@@ -240,21 +240,16 @@ struct LargeCache {
   void Decay(std::uint32_t now, Work& w) {
     if (now - last_decay_ms < kPolicy.large_decommit_ms / 4) return;
     last_decay_ms = now;
-    for (int n = 0;
-         n < 8 && committed.first && now - committed.first->since_ms >= kPolicy.large_decommit_ms;
-         ++n) {
-      LargeHeader* h = committed.first;
+    TakeIdle(committed, now, kPolicy.large_decommit_ms, w.decommit);
+    TakeIdle(decommitted, now, kPolicy.large_unmap_ms, w.unmap);
+  }
+  // Moves up to 8 of `list`'s entries idle `idle_ms` or longer (the oldest first) onto `out`.
+  void TakeIdle(AgeList& list, std::uint32_t now, unsigned idle_ms, LargeHeader*& out) {
+    for (int n = 0; n < 8 && list.first && now - list.first->since_ms >= idle_ms; ++n) {
+      LargeHeader* h = list.first;
       Remove(h);
-      h->age_next = w.decommit;
-      w.decommit = h;
-    }
-    for (int n = 0;
-         n < 8 && decommitted.first && now - decommitted.first->since_ms >= kPolicy.large_unmap_ms;
-         ++n) {
-      LargeHeader* h = decommitted.first;
-      Remove(h);
-      h->age_next = w.unmap;
-      w.unmap = h;
+      h->age_next = out;
+      out = h;
     }
   }
 

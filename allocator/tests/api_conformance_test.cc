@@ -318,6 +318,41 @@ TEST_F(Conformance, MallocResultsAre16ByteAligned) {
   }
 }
 
+// Frees beyond what a thread cache holds for a class must go back, in every variant and class,
+// also where two neighbouring classes are in use at once (a class whose cache held one block
+// once pushed past its end, into its neighbour's: both then handed out the same blocks).
+TEST_F(Conformance, FreesBeyondTheCacheOfEveryClassKeepBlocksApart) {
+  const std::size_t s = params_.superblock_size;
+  for (std::size_t size = 16; size <= s / 2; size += size / 8) {
+    SCOPED_TRACE(size);
+    const std::size_t next = size + size / 8;
+    std::vector<unsigned char*> small, large;
+    for (int i = 0; i < 24; ++i) {
+      small.push_back(static_cast<unsigned char*>(malloc(size)));
+      large.push_back(static_cast<unsigned char*>(malloc(next)));
+    }
+    for (unsigned char* p : small) free(p);
+    small.clear();
+    for (int i = 0; i < 24; ++i) {
+      large.push_back(static_cast<unsigned char*>(malloc(next)));
+      small.push_back(static_cast<unsigned char*>(malloc(size)));
+    }
+    // Every live block is distinct and holds its own bytes.
+    std::vector<std::pair<unsigned char*, std::size_t>> live;
+    for (unsigned char* p : small) live.push_back({p, size});
+    for (unsigned char* p : large) live.push_back({p, next});
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      ASSERT_NE(live[i].first, nullptr);
+      memset(live[i].first, static_cast<int>(i), live[i].second);
+    }
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      for (std::size_t k = 0; k < live[i].second; k += 7)
+        ASSERT_EQ(live[i].first[k], static_cast<unsigned char>(i)) << "block " << i << " shared";
+    }
+    for (auto& [p, n] : live) free(p);
+  }
+}
+
 TEST_F(Conformance, CallocZeroesReusedMemory) {
   const std::size_t s = params_.superblock_size;
   for (std::size_t n : {std::size_t{8}, std::size_t{64}, std::size_t{1000}, s / 2 - 8, s / 2 + 1,

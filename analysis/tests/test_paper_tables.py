@@ -30,6 +30,17 @@ def test_table2_compares_each_halloc_with_glibc_at_one_thread(tmp_path):
     assert row["halloc change %"] == -100.0
 
 
+def test_table2_of_a_run_without_one_thread_says_so(tmp_path):
+    # `make ablation` sweeps 1, 2 and 4 x nproc threads: no 1-thread cell on 2 cores.
+    runs = [synthetic.make_run("threadtest", a, 2, 0, throughput=1e6, seconds=1.0)
+            for a in ("glibc", "halloc-paper", "halloc")]
+    df = _df(tmp_path, runs)
+    assert T.table2(df, P.load_paper()).empty
+    text = T.table2_markdown(df, P.load_paper(), "the paper")
+    assert "this run has no 1-thread runs" in text
+    assert "Ours, halloc-paper: -% (mean over 0 rows); halloc: -%." in text
+
+
 def _traced(allocator, active, passive, threads=4, **over):
     sharing = {"objects": 1000, "active": active, "passive": passive, "lines": 3,
                "complete": True, "traced_throughput_ops_per_s": 1e5}
