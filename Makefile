@@ -26,7 +26,11 @@ PARAMS     ?=
 MICRO      ?=
 CHECK      ?=
 VERIFY     ?=
-RUN_ID     ?= $(shell date -u +%Y%m%d-%H%M%S)
+# Expanded once (and passed to sub-makes): a recursive ?= would take a new timestamp at each use.
+ifeq ($(origin RUN_ID),undefined)
+RUN_ID     := $(shell date -u +%Y%m%d-%H%M%S)
+endif
+export RUN_ID
 RUN        ?= results/latest
 RANK_BY    ?=
 THRESHOLD  ?=
