@@ -24,14 +24,6 @@ namespace {
   return nullptr;
 }
 
-// p, a block start about to be handed out, becomes live in its superblock's state map (two
-// page-map loads, the block's index and a store).
-inline void* MarkLive(void* p) {
-  Superblock* sb = g_page_map.SuperblockOfBlock(p);
-  sb->SetState(sb->IndexOf(p), kLive);
-  return p;
-}
-
 // The index of p in sb when p is a live block; otherwise aborts, naming `what` and saying
 // whether p was freed already or never was a block halloc handed out.
 std::uint32_t LiveBlock(const Superblock* sb, const void* p, const char* what) {
@@ -66,8 +58,9 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
   if (kThreadCache && kCacheLimits.blocks[c] > 0) {
     tls_cache.Refill(heap, c, release);
     if (!tls_cache.Empty(c)) p = tls_cache.Pop(c);
-  } else if (heap->Alloc(c, &p, nullptr, 1, release) == 1) {
-    MarkLive(p);
+  } else {
+    std::atomic<std::uint8_t>* state;
+    if (heap->Alloc(c, &p, &state, 1, release) == 1) state->store(kLive, std::memory_order_relaxed);
   }
   heap->lock.Unlock();
   if (release.head) [[unlikely]]
@@ -110,7 +103,8 @@ inline void* SmallAlloc(std::uint32_t c) {
   if (p == nullptr) return;
   if (Superblock* sb = e.superblock()) [[likely]] {
     // From here on the block is the allocator's, on whichever path it takes back.
-    sb->SetState(LiveBlock(sb, p, "free"), kCached);
+    std::atomic<std::uint8_t>* state = sb->StateByte(LiveBlock(sb, p, "free"));
+    state->store(kCached, std::memory_order_relaxed);
     if constexpr (kThreadCache) {
       std::uint32_t c = sb->size_class;
       Heap* mine = tls_heap;
@@ -123,7 +117,7 @@ inline void* SmallAlloc(std::uint32_t c) {
         }
       } else if (kCacheLimits.blocks[c] > 0) {
         tls_cache.Flush(c, (kCacheLimits.blocks[c] + 1) / 2);  // at least one: the stack is full
-        tls_cache.Push(c, p, sb->StateByte(sb->IndexOf(p)));
+        tls_cache.Push(c, p, state);
         return;
       }
     }

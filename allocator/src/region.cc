@@ -84,16 +84,21 @@ std::size_t FindRun(const Region* r, std::size_t granules) {
   return starts ? static_cast<std::size_t>(std::countr_zero(starts)) : 0;
 }
 
+// The granules of `run` in r are taken again: those waiting for their madvise no longer wait
+// (bits a fork left behind in a region the child's pool forgot are not counted). Pool locked.
+void TakeDirty(RegionPool& pool, Region* r, std::uint64_t run) {
+  const auto cleaned = static_cast<std::size_t>(std::popcount(r->dirty & run));
+  pool.dirty -= cleaned < pool.dirty ? cleaned : pool.dirty;
+  r->dirty &= ~run;
+}
+
 // Takes a run from r (pool locked); returns its address or nullptr. The run may hold memory not
 // yet given back: a superblock needs no zeroed memory.
 void* Take(RegionPool& pool, Region* r, std::size_t granules) {
   std::size_t first = FindRun(r, granules);
   if (first == 0) return nullptr;
   const std::uint64_t run = RunMask(first, granules);
-  // (Bits a fork left behind in a region the child's pool forgot are not counted.)
-  const auto cleaned = static_cast<std::size_t>(std::popcount(r->dirty & run));
-  pool.dirty -= cleaned < pool.dirty ? cleaned : pool.dirty;
-  r->dirty &= ~run;
+  TakeDirty(pool, r, run);
   r->used |= run;
   if (r->used == ~std::uint64_t{0}) pool.Unlink(r);
   return Base(r) + first * kSuperblockSize;
@@ -185,9 +190,7 @@ bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t mo
   {
     LockGuard guard(pool.lock);
     if (r->used & run) return false;
-    const auto cleaned = static_cast<std::size_t>(std::popcount(r->dirty & run));
-    pool.dirty -= cleaned < pool.dirty ? cleaned : pool.dirty;
-    r->dirty &= ~run;
+    TakeDirty(pool, r, run);
     r->used |= run;
     if (r->used == ~std::uint64_t{0} && r->listed) pool.Unlink(r);
   }
