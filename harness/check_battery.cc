@@ -649,7 +649,7 @@ void team_member(Team& team, int index, uint64_t seed, int steps) {
       block = make_live(moved, new_size, ++id, "realloc");
     } else {
       std::lock_guard<std::mutex> guard(me.inbox_lock);
-      for (const Live& block : me.inbox) verify_and_free(block, "before a cross-thread free");
+      for (const Live& block : me.inbox) verify_and_free(block, "before a cross-thread free (threads)");
       me.inbox.clear();
     }
     if (step % 4000 == 0) {
@@ -664,7 +664,7 @@ void team_member(Team& team, int index, uint64_t seed, int steps) {
   for (const Live& block : me.live) verify_and_free(block, "before free (threads)");
   me.live.clear();
   pthread_barrier_wait(&team.barrier);
-  for (const Live& block : me.inbox) verify_and_free(block, "before a cross-thread free");
+  for (const Live& block : me.inbox) verify_and_free(block, "before a cross-thread free (threads)");
   me.inbox.clear();
 }
 

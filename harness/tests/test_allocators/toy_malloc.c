@@ -8,7 +8,7 @@
 // Aligned blocks over-allocate and keep a header pointing at the real block.
 //
 //   TOY_MISALIGNED         8-byte header (pointers 8 mod 16) and memalign ignores the alignment
-//   TOY_THREAD_OVERLAP     threads other than the first get blocks that overlap their neighbour
+//   TOY_THREAD_OVERLAP     threads other than the first get blocks that overlap their neighbours
 //   TOY_CALLOC_DIRTY       calloc does not zero recycled memory (fresh mappings are zero anyway)
 //   TOY_REALLOC_TRUNCATES  realloc copies at most 4 KiB of the old contents
 //   TOY_NO_LOCK            no lock at all around the free lists and the bump pointer
@@ -39,7 +39,6 @@
 #define CHUNK (1u << 20)
 #define LARGE_TAG ((size_t)1 << 63)
 #define ALIGNED_TAG ((size_t)1 << 62)
-#define SHIFTED_TAG ((size_t)1 << 61) /* TOY_THREAD_OVERLAP: the block was placed early */
 
 struct free_block {
   struct free_block* next;
@@ -82,6 +81,42 @@ static int class_of(size_t size) {
 
 static size_t block_usable(void* p);
 
+#ifdef TOY_THREAD_OVERLAP
+// The mistake: outside the first thread, blocks come from an arena where each one starts halfway
+// through the one before. The arena keeps its blocks' sizes in a side table and never reuses
+// memory, so the overlap spoils only the program's data, never the toy's lists or headers: the
+// gate must report the overlap, not a crash it caused. Block starts are 16 mod 32, so an aligned
+// block (a multiple of 32) never shares a side-table entry with the start of another block.
+#define ARENA_BYTES ((size_t)1 << 30)
+static char* arena;
+static size_t* arena_usable; /* per 16 bytes of arena: the usable size of a block starting there */
+static size_t arena_used = 16;
+
+static int in_arena(const void* p) {
+  return arena != NULL && (const char*)p >= arena && (const char*)p < arena + ARENA_BYTES;
+}
+
+static size_t* arena_entry(const void* p) {
+  return &arena_usable[((const char*)p - arena) / 16];
+}
+
+// A block of `usable` bytes from the arena, or NULL once it is spent (the toy then allocates
+// correctly).
+static void* arena_allocate(size_t usable) {
+  size_t stride = ((usable / 2) + 31) & ~(size_t)31;
+  if (stride == 0) stride = 32;
+  char* p = NULL;
+  acquire();
+  if (arena != NULL && arena_used + usable <= ARENA_BYTES) {
+    p = arena + arena_used;
+    arena_used += stride;
+    *arena_entry(p) = usable;
+  }
+  release();
+  return p;
+}
+#endif
+
 // `recycled` says whether the block came from a free list (it may hold old data).
 static void* allocate(size_t size, int* recycled) {
   *recycled = 0;
@@ -111,6 +146,15 @@ static void* allocate(size_t size, int* recycled) {
   }
   int index = class_of(size);
   size_t block = (size_t)1 << (index + MIN_SHIFT);
+#ifdef TOY_THREAD_OVERLAP
+  if (gettid() != first_thread) {
+    void* overlapping = arena_allocate(block - HEADER);
+    if (overlapping != NULL) {
+      *recycled = 1;  // its neighbours may have written into it
+      return overlapping;
+    }
+  }
+#endif
   char* base;
   acquire();
   if (free_lists[index] != NULL) {
@@ -131,16 +175,7 @@ static void* allocate(size_t size, int* recycled) {
     bump += block;
   }
   release();
-  size_t word = (size_t)index;
-#ifdef TOY_THREAD_OVERLAP
-  // The mistake: outside the first thread, a block is placed half a block early, over the end of
-  // its neighbour.
-  if (gettid() != first_thread) {
-    base -= block / 2;
-    word |= SHIFTED_TAG;
-  }
-#endif
-  *(size_t*)(base + HEADER - sizeof(size_t)) = word;
+  *(size_t*)(base + HEADER - sizeof(size_t)) = (size_t)index;
   return base + HEADER;
 }
 
@@ -158,6 +193,9 @@ void free(void* p) {
   (void)p;
 #else
   if (p == NULL) return;
+#ifdef TOY_THREAD_OVERLAP
+  if (in_arena(p)) return;  // never reused
+#endif
   size_t word = *header_of(p);
   if (word & ALIGNED_TAG) {
     free((char*)p - (word & ~ALIGNED_TAG));
@@ -168,10 +206,6 @@ void free(void* p) {
     munmap(base, word & ~LARGE_TAG);
     return;
   }
-  if (word & SHIFTED_TAG) {
-    word &= ~SHIFTED_TAG;
-    base += ((size_t)1 << (word + MIN_SHIFT)) / 2;
-  }
   acquire();
   ((struct free_block*)base)->next = free_lists[word];
   free_lists[word] = (struct free_block*)base;
@@ -180,13 +214,16 @@ void free(void* p) {
 }
 
 static size_t block_usable(void* p) {
+#ifdef TOY_THREAD_OVERLAP
+  if (in_arena(p)) return *arena_entry(p);
+#endif
   size_t word = *header_of(p);
   if (word & ALIGNED_TAG) {
     char* real = (char*)p - (word & ~ALIGNED_TAG);
     return block_usable(real) - (word & ~ALIGNED_TAG);
   }
   if (word & LARGE_TAG) return (word & ~LARGE_TAG) - HEADER;
-  return ((size_t)1 << ((word & ~SHIFTED_TAG) + MIN_SHIFT)) - HEADER;
+  return ((size_t)1 << (word + MIN_SHIFT)) - HEADER;
 }
 
 size_t malloc_usable_size(void* p) {
@@ -240,6 +277,10 @@ void* memalign(size_t alignment, size_t size) {
   if (real == NULL) return NULL;
   uintptr_t aligned = ((uintptr_t)real + 16 + alignment - 1) & ~(uintptr_t)(alignment - 1);
   *header_of((void*)aligned) = ALIGNED_TAG | (aligned - (uintptr_t)real);
+#ifdef TOY_THREAD_OVERLAP
+  if (in_arena(real))
+    *arena_entry((void*)aligned) = block_usable(real) - (aligned - (uintptr_t)real);
+#endif
   return (void*)aligned;
 #endif
 }
@@ -267,4 +308,13 @@ void* pvalloc(size_t size) {
 
 __attribute__((constructor)) static void remember_first_thread(void) {
   first_thread = getpid();
+#ifdef TOY_THREAD_OVERLAP
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;  // touched only as far as used
+  void* bytes = mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE, flags, -1, 0);
+  void* table = mmap(NULL, ARENA_BYTES / 16 * sizeof(size_t), PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (bytes != MAP_FAILED && table != MAP_FAILED) {
+    arena = bytes;
+    arena_usable = table;
+  }
+#endif
 }
