@@ -560,6 +560,17 @@ void* RegionRealloc(LargeHeader* h, std::size_t size, std::size_t need) {
 
 }  // namespace
 
+// calloc of memory the kernel will zero: its pages are faulted in, writable, in one call. A
+// program that reads a calloc'd buffer before writing it otherwise maps the shared zero page at
+// the read and copies it at the write, a second fault and, once it has threads, a TLB shootdown
+// per page. Only up to kPopulateMax: a bigger calloc is likelier a sparse table, which must not
+// cost its whole size in memory.
+constexpr std::size_t kPopulateMax = std::size_t{64} << 20;
+
+void PopulateZeroed(void* p, std::size_t size) {
+  if (size <= kPopulateMax) OsPopulate(p, size);
+}
+
 void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse use) {
   if (alignment > kMaxAlignment) return nullptr;
   // Even a zero-byte object must lie inside its mapping: its granule in the page map must not
@@ -576,7 +587,10 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
       void* p = h->Reuse(size, alignment);
       // Only what the last object may have written needs clearing: decommitted pages and pages
       // a kept mapping grew by read as zeros.
-      if (zero) std::memset(p, 0, size < dirty ? size : dirty);
+      if (zero) {
+        std::memset(p, 0, size < dirty ? size : dirty);
+        if (size > dirty) PopulateZeroed(static_cast<char*>(p) + dirty, size - dirty);
+      }
       return p;
     }
   }
@@ -597,6 +611,7 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
     return nullptr;
   }
   g_mapping_count.fetch_add(1, std::memory_order_relaxed);
+  if (zero) PopulateZeroed(h->user, size);
   return h->user;
 }
 

@@ -15,7 +15,10 @@
 // or by moving its pages (mremap), and fills the rest with pages borrowed from other kept
 // mappings (moved too; nothing is copied). Kept mappings that are neighbours merge. So a
 // program cycling buffers of varying sizes reuses its pages instead of mapping, faulting,
-// zeroing and unmapping them each time; calloc clears only the bytes that may be dirty.
+// zeroing and unmapping them each time; calloc clears only the bytes that may be dirty, and
+// faults in the pages that read as zeros (fresh or decommitted) writable in one call when the
+// buffer is at most 64 MiB: read before written, they would each fault twice (the shared zero
+// page, then its copy, with a TLB shootdown per page once the program has threads).
 //
 // Its bound: with U the bytes of live large objects (the threads' spares included) the cache
 // holds at most max(large_cache_bytes, U / large_cache_live_den) bytes; a free that would pass

@@ -2,6 +2,7 @@
 // pages, calloc of a reused buffer reads zeros, idle entries give their memory back, the cache
 // stays within its bound, and malloc_trim empties it. Variants without a cache keep nothing.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -102,6 +103,31 @@ TEST_F(LargeCache, CallocOfAReusedDirtyBufferReadsZeros) {
     Free(q);
     EXPECT_EQ(halloc_test::CheckInvariants(), "");
   }
+}
+
+// Pages of [p, p + size) that are resident, by mincore.
+std::size_t ResidentPages(const void* p, std::size_t size) {
+  auto begin = reinterpret_cast<std::uintptr_t>(p) & ~(kPageSize - 1);
+  auto end = (reinterpret_cast<std::uintptr_t>(p) + size + kPageSize - 1) & ~(kPageSize - 1);
+  std::vector<unsigned char> in_core((end - begin) / kPageSize);
+  if (mincore(reinterpret_cast<void*>(begin), end - begin, in_core.data()) != 0) return 0;
+  return static_cast<std::size_t>(
+      std::count_if(in_core.begin(), in_core.end(), [](unsigned char c) { return c & 1; }));
+}
+
+TEST_F(LargeCache, CallocFaultsInAFreshBufferOnlyUpTo64MiB) {
+  // Up to 64 MiB a fresh calloc'd buffer is resident at once, so reading it before writing it
+  // costs no second fault; a bigger one, likelier a sparse table, stays untouched.
+  auto* small = static_cast<unsigned char*>(Calloc(1, 12 * kMiB));
+  auto* sparse = static_cast<unsigned char*>(Calloc(1, 128 * kMiB));
+  ASSERT_NE(small, nullptr);
+  ASSERT_NE(sparse, nullptr);
+  EXPECT_GE(ResidentPages(small, 12 * kMiB), 12 * kMiB / kPageSize - 2);
+  EXPECT_LE(ResidentPages(sparse, 128 * kMiB), 2u);
+  for (std::size_t i = 0; i < 12 * kMiB; i += 997) ASSERT_EQ(small[i], 0) << "byte " << i;
+  for (std::size_t i = 0; i < 128 * kMiB; i += 4093) ASSERT_EQ(sparse[i], 0) << "byte " << i;
+  Free(small);
+  Free(sparse);
 }
 
 TEST_F(LargeCache, AGrowingBufferBorrowsThePagesOfOthersAndReadsZeros) {
