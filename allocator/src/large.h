@@ -39,6 +39,7 @@
 
 #include "os.h"
 #include "policy.h"
+#include "region.h"
 #include "thread_binding.h"
 
 namespace halloc {
@@ -82,10 +83,18 @@ inline constexpr std::size_t kSpareMax = 4 * kSuperblockSize;
 
 enum class LargeUse { kExact, kGrowing };
 
+// The bytes a fresh mapping for `need` bytes takes: a region's run is whole granules of S.
+constexpr std::size_t FreshMapSize(std::size_t need) {
+  return need <= kRegionMaxRun * kSuperblockSize
+             ? (need + kSuperblockSize - 1) & ~(kSuperblockSize - 1)
+             : need;
+}
+
 // Whether a kept mapping of `have` bytes suits a request of `need`: big enough, and, unless the
-// object is expected to grow, not so big that reusing it strands much more than the request.
+// object is expected to grow, not so big that reusing it strands much more than a fresh mapping
+// would (a 64 KiB object's run is 128 KiB either way).
 constexpr bool Suits(std::size_t have, std::size_t need, LargeUse use) {
-  return have >= need && (use == LargeUse::kGrowing || have <= need + need / 2);
+  return have >= need && (use == LargeUse::kGrowing || have <= FreshMapSize(need) + need / 2);
 }
 
 // zero: the caller needs the bytes zeroed (fresh mappings are; reused ones get cleared).

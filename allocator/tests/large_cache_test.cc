@@ -85,6 +85,24 @@ TEST_F(LargeCache, CyclingBuffersOfVaryingSizesReusesTheirPages) {
   for (char* b : buffers) Free(b);
 }
 
+TEST_F(LargeCache, AFreedObjectServesTheNextOfItsSizeWhateverItsRounding) {
+  // A region's run is whole granules of S, so a 64 KiB object takes 128 KiB: reusing that is
+  // no more waste than a fresh run, and a malloc/free loop must not map and decommit each time.
+  // (Variants without a cache keep nothing: the freed mapping is gone.)
+  for (std::size_t size : {std::size_t{33} << 10, std::size_t{64} << 10, std::size_t{65} << 10,
+                           std::size_t{200} << 10, 2 * kMiB + 1, 6 * kMiB}) {
+    void* p = Malloc(size);
+    ASSERT_NE(p, nullptr);
+    Free(p);
+    EXPECT_EQ(LargeCachedBytes() != 0, kLargeCache) << size << " bytes";
+    void* q = Malloc(size);
+    if (kLargeCache) {
+      EXPECT_EQ(q, p) << size << " bytes: the freed mapping was not reused";
+    }
+    Free(q);
+  }
+}
+
 TEST_F(LargeCache, CallocOfAReusedDirtyBufferReadsZeros) {
   // Same size (reused as is), smaller (split), larger (grown): every byte reads zero.
   for (std::size_t want : {10 * kMiB - 100, 6 * kMiB + 12345, 14 * kMiB + 7}) {
