@@ -12,17 +12,16 @@
 #include "harness/allocators.h"
 #include "harness/child_process.h"
 #include "harness/run_record.h"
+#include "harness/tests/allocbench_child.h"
 
 namespace allocbench {
 namespace {
 
 namespace fs = std::filesystem;
 
+// Checks of several libraries take longer than one run.
 ChildResult allocbench(std::vector<std::string> args) {
-  args.insert(args.begin(), ALLOCBENCH_BIN);
-  ChildSpec spec{
-      .argv = args, .env = environment_with_preload(""), .timeout_s = 300, .with_counters = false};
-  return run_child(spec);
+  return run_allocbench(std::move(args), "", 300);
 }
 
 std::string toy(const std::string& variant) {

@@ -10,20 +10,12 @@
 
 #include "harness/child_process.h"
 #include "harness/run_record.h"
+#include "harness/tests/allocbench_child.h"
 
 namespace allocbench {
 namespace {
 
 namespace fs = std::filesystem;
-
-ChildResult allocbench(std::vector<std::string> args, const std::string& preload = "") {
-  args.insert(args.begin(), ALLOCBENCH_BIN);
-  ChildSpec spec{.argv = args,
-                 .env = environment_with_preload(preload),
-                 .timeout_s = 120,
-                 .with_counters = false};
-  return run_child(spec);
-}
 
 Json read_json(const fs::path& path) {
   std::ifstream file(path);
@@ -53,7 +45,7 @@ TEST(Cli, BadInputExitsWithStatus2AndNamesIt) {
       {{"sweep", "--out", "/tmp/x", "--resume", "/tmp/y"}, "--resume"},
   };
   for (const BadInput& bad : cases) {
-    const ChildResult result = allocbench(bad.args);
+    const ChildResult result = run_allocbench(bad.args);
     EXPECT_EQ(result.exit_status, 2) << bad.args.back();
     EXPECT_NE(result.err.find(bad.named), std::string::npos) << result.err;
     EXPECT_TRUE(result.out.empty()) << result.out;
@@ -62,7 +54,7 @@ TEST(Cli, BadInputExitsWithStatus2AndNamesIt) {
 
 TEST(Cli, RunPrintsOneRecord) {
   const ChildResult result =
-      allocbench({"run", "shbench", "--threads", "2", "--allocations", "20000"});
+      run_allocbench({"run", "shbench", "--threads", "2", "--allocations", "20000"});
   ASSERT_EQ(result.exit_status, 0) << result.err;
   const Json record = Json::parse(result.out);
   EXPECT_EQ(record["workload"], "shbench");
@@ -75,7 +67,7 @@ TEST(Cli, RunPrintsOneRecord) {
 
 TEST(Cli, RunRefusesAPreloadThatDidNotLoad) {
   // Not a shared library: the loader ignores it and glibc would silently serve malloc.
-  const ChildResult result = allocbench({"run", "noop"}, SCHEMA_MD);
+  const ChildResult result = run_allocbench({"run", "noop"}, SCHEMA_MD);
   EXPECT_EQ(result.exit_status, 3);
   EXPECT_NE(result.err.find("not by the preloaded"), std::string::npos) << result.err;
 }
@@ -83,7 +75,7 @@ TEST(Cli, RunRefusesAPreloadThatDidNotLoad) {
 void expect_contract_types(const Json& run);
 
 TEST(Cli, ListShowsWorkloadsAndAllocators) {
-  const ChildResult result = allocbench({"list"});
+  const ChildResult result = run_allocbench({"list"});
   ASSERT_EQ(result.exit_status, 0);
   for (const char* word :
        {"threadtest", "larson", "--min_size", "glibc", "jemalloc", "tbbmalloc", "halloc-paper",
@@ -91,13 +83,14 @@ TEST(Cli, ListShowsWorkloadsAndAllocators) {
     EXPECT_NE(result.out.find(word), std::string::npos) << word;
   }
   // The names an unknown allocator's message offers include the ablation steps it accepts.
-  const ChildResult unknown = allocbench({"sweep", "--out", "/tmp/x", "--allocators", "nosuch"});
+  const ChildResult unknown =
+      run_allocbench({"sweep", "--out", "/tmp/x", "--allocators", "nosuch"});
   EXPECT_NE(unknown.err.find("halloc-abl-cache"), std::string::npos) << unknown.err;
 }
 
 TEST(Cli, HelpPrintsUsageAndExits0) {
   for (const char* command : {"run", "sweep", "check", "list"}) {
-    const ChildResult result = allocbench({command, "--help"});
+    const ChildResult result = run_allocbench({command, "--help"});
     EXPECT_EQ(result.exit_status, 0) << command << ": " << result.err;
     EXPECT_NE(result.out.find(std::string("allocbench ") + command), std::string::npos)
         << result.out;
@@ -109,12 +102,12 @@ TEST(Cli, HelpPrintsUsageAndExits0) {
 TEST(Cli, VerifyModeCatchesAScribblingAllocator) {
   const std::vector<std::string> run = {"run",   "threadtest",   "--objects",
                                         "10000", "--iterations", "30"};
-  const ChildResult caught = allocbench(run, SCRIBBLING_MALLOC);
+  const ChildResult caught = run_allocbench(run, SCRIBBLING_MALLOC);
   EXPECT_EQ(caught.exit_status, 4) << caught.err;
   EXPECT_NE(caught.err.find("corrupt: threadtest: block"), std::string::npos) << caught.err;
   std::vector<std::string> unverified = run;
   unverified.push_back("--no-verify");
-  const ChildResult missed = allocbench(unverified, SCRIBBLING_MALLOC);
+  const ChildResult missed = run_allocbench(unverified, SCRIBBLING_MALLOC);
   EXPECT_EQ(missed.exit_status, 0) << missed.err;
 
   const fs::path out =
@@ -140,7 +133,7 @@ TEST(Cli, VerifyModeCatchesAScribblingAllocator) {
                                      "--out",
                                      out.string()};
     if (!verify) args.push_back("--no-verify");
-    const ChildResult result = allocbench(args);
+    const ChildResult result = run_allocbench(args);
     ASSERT_EQ(result.exit_status, 0) << result.err;
     const Json document = read_json(out / "run.json");
     EXPECT_EQ(document["config"]["verify"], verify);
@@ -202,7 +195,7 @@ void expect_contract_types(const Json& run) {
 TEST(Sweep, RecordsCrashesTimeoutsAndMissingAllocatorsAndGoesOn) {
   const fs::path out = fs::temp_directory_path() / ("allocbench-sweep-" + std::to_string(getpid()));
   fs::remove_all(out);
-  const ChildResult result = allocbench(
+  const ChildResult result = run_allocbench(
       {"sweep", "--workloads", "threadtest,larson", "--allocators",
        std::string("glibc,") + CRASHING_MALLOC + "," + HANGING_MALLOC + ",/nonexistent/libghost.so",
        "--threads", "1,2", "--reps", "1", "--duration", "0.05", "--timeout", "3", "--param",
@@ -263,26 +256,26 @@ TEST(Sweep, ShardsSplitTheCellsAndKeepMicroResults) {
   fs::remove_all(out);
   std::multiset<std::string> cells;
   for (const char* shard : {"1/2", "2/2"}) {
-    const ChildResult result = allocbench({"sweep",
-                                           "--workloads",
-                                           "cache-thrash,prodcons",
-                                           "--allocators",
-                                           "glibc",
-                                           "--threads",
-                                           "1,2",
-                                           "--reps",
-                                           "2",
-                                           "--param",
-                                           "iterations=50",
-                                           "--param",
-                                           "objects=2000",
-                                           "--micro-min-time",
-                                           "0.001",
-                                           "--no-progress",
-                                           "--shard",
-                                           shard,
-                                           "--out",
-                                           out.string()});
+    const ChildResult result = run_allocbench({"sweep",
+                                               "--workloads",
+                                               "cache-thrash,prodcons",
+                                               "--allocators",
+                                               "glibc",
+                                               "--threads",
+                                               "1,2",
+                                               "--reps",
+                                               "2",
+                                               "--param",
+                                               "iterations=50",
+                                               "--param",
+                                               "objects=2000",
+                                               "--micro-min-time",
+                                               "0.001",
+                                               "--no-progress",
+                                               "--shard",
+                                               shard,
+                                               "--out",
+                                               out.string()});
     ASSERT_EQ(result.exit_status, 0) << result.err;
   }
   for (const char* file : {"run.shard-1-of-2.json", "run.shard-2-of-2.json"}) {
@@ -314,7 +307,7 @@ TEST(Sweep, ResumeContinuesAnInterruptedSweep) {
         threads,         "--reps",      "2",          "--param",      "objects=2000", "--no-micro",
         "--no-progress", "--no-check",  flag,         dir.string()};
   };
-  ASSERT_EQ(allocbench(sweep_args("--out", full, "1,2")).exit_status, 0);
+  ASSERT_EQ(run_allocbench(sweep_args("--out", full, "1,2")).exit_status, 0);
   const Json finished = read_json(full / "run.json");
   EXPECT_FALSE(fs::exists(full / "run.json.partial.jsonl"));  // removed once run.json is written
 
@@ -333,12 +326,12 @@ TEST(Sweep, ResumeContinuesAnInterruptedSweep) {
             << finished["runs"][0].dump() << "\n"
             << R"({"workload": "thread)";
   }
-  const ChildResult refused = allocbench(sweep_args("--resume", cut, "1"));
+  const ChildResult refused = run_allocbench(sweep_args("--resume", cut, "1"));
   EXPECT_EQ(refused.exit_status, 2);
   EXPECT_NE(refused.err.find("--resume: this command's threads is [1]"), std::string::npos)
       << refused.err;
 
-  const ChildResult resumed = allocbench(sweep_args("--resume", cut, "1,2"));
+  const ChildResult resumed = run_allocbench(sweep_args("--resume", cut, "1,2"));
   ASSERT_EQ(resumed.exit_status, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("1 of 4 runs recorded (1 torn line(s) dropped"), std::string::npos)
       << resumed.err;
@@ -365,9 +358,9 @@ TEST(Sweep, TraceSharingCountsPassiveSharingUnderGlibcAndNoneUnderHalloc) {
       fs::temp_directory_path() / ("allocbench-sharing-" + std::to_string(getpid()));
   fs::remove_all(out);
   const ChildResult result =
-      allocbench({"sweep", "--workloads", "cache-scratch", "--allocators", "glibc,halloc",
-                  "--threads", "4", "--reps", "2", "--param", "writes=100", "--no-micro",
-                  "--no-progress", "--trace-sharing", "--out", out.string()});
+      run_allocbench({"sweep", "--workloads", "cache-scratch", "--allocators", "glibc,halloc",
+                      "--threads", "4", "--reps", "2", "--param", "writes=100", "--no-micro",
+                      "--no-progress", "--trace-sharing", "--out", out.string()});
   ASSERT_EQ(result.exit_status, 0) << result.err;
   const Json document = read_json(out / "run.json");
   EXPECT_EQ(document["config"]["trace_sharing"], true);

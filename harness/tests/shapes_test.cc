@@ -9,21 +9,13 @@
 
 #include "harness/child_process.h"
 #include "harness/run_record.h"
+#include "harness/tests/allocbench_child.h"
 
 namespace allocbench {
 namespace {
 
-ChildResult allocbench(std::vector<std::string> args, const std::string& preload = "") {
-  args.insert(args.begin(), ALLOCBENCH_BIN);
-  ChildSpec spec{.argv = args,
-                 .env = environment_with_preload(preload),
-                 .timeout_s = 120,
-                 .with_counters = false};
-  return run_child(spec);
-}
-
 Json run_ok(const std::vector<std::string>& args, const std::string& preload) {
-  const ChildResult result = allocbench(args, preload);
+  const ChildResult result = run_allocbench(args, preload);
   EXPECT_EQ(result.exit_status, 0) << preload << ": " << result.err;
   return result.exit_status == 0 ? Json::parse(result.out) : Json::object();
 }
@@ -102,11 +94,11 @@ TEST(Shapes, LargeBuffersCatchesACallocThatReturnsDirtyMemory) {
   const std::vector<std::string> small = {
       "run",        "large-buffers", "--buffers",  "8",     "--replacements", "10",
       "--min_size", "5000",          "--max_size", "30000", "--no-verify"};
-  const ChildResult dirty = allocbench(small, std::string(TOY_DIR) + "/libtoy_calloc_dirty.so");
+  const ChildResult dirty = run_allocbench(small, std::string(TOY_DIR) + "/libtoy_calloc_dirty.so");
   EXPECT_EQ(dirty.exit_status, 4) << dirty.err;
   EXPECT_NE(dirty.err.find("corrupt: large-buffers: block"), std::string::npos) << dirty.err;
   EXPECT_NE(dirty.err.find("expected 0x00"), std::string::npos) << dirty.err;
-  const ChildResult correct = allocbench(small, std::string(TOY_DIR) + "/libtoy_correct.so");
+  const ChildResult correct = run_allocbench(small, std::string(TOY_DIR) + "/libtoy_correct.so");
   EXPECT_EQ(correct.exit_status, 0) << correct.err;
 }
 
