@@ -649,7 +649,8 @@ void team_member(Team& team, int index, uint64_t seed, int steps) {
       block = make_live(moved, new_size, ++id, "realloc");
     } else {
       std::lock_guard<std::mutex> guard(me.inbox_lock);
-      for (const Live& block : me.inbox) verify_and_free(block, "before a cross-thread free (threads)");
+      for (const Live& block : me.inbox)
+        verify_and_free(block, "before a cross-thread free (threads)");
       me.inbox.clear();
     }
     if (step % 4000 == 0) {
