@@ -9,8 +9,6 @@
 // memory and work do not grow with the thread count; threads beyond the buffers idle.
 // Written here from issue 11's description of the pattern.
 #include <algorithm>
-#include <barrier>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -65,10 +63,7 @@ Outcome run_large_buffers(const RunContext& context) {
   const uint64_t seed = context.params.get_uint("seed");
   const Verifier verifier{context.verify, kName};
 
-  std::chrono::steady_clock::time_point began, ended;
-  std::barrier filled(context.threads,
-                      [&]() noexcept { began = std::chrono::steady_clock::now(); });
-  std::barrier done(context.threads, [&]() noexcept { ended = std::chrono::steady_clock::now(); });
+  PhaseClock clock(context.threads);
   const uint64_t threads = static_cast<uint64_t>(context.threads);
   std::vector<std::vector<Buffer>> sets(context.threads);
   for (uint64_t index = 0; index < threads; ++index) {
@@ -83,7 +78,7 @@ Outcome run_large_buffers(const RunContext& context) {
       verifier.stamp(buffer.pointer, buffer.size, index);
       stats.add_live(static_cast<int64_t>(buffer.size));
     }
-    filled.arrive_and_wait();
+    clock.ready();
     // Round-robin over this thread's buffers, so each is replaced `replacements` times.
     for (uint64_t round = 0; round < replacements; ++round) {
       for (Buffer& buffer : mine) {
@@ -97,14 +92,14 @@ Outcome run_large_buffers(const RunContext& context) {
         stats.count_op();
       }
     }
-    done.arrive_and_wait();
+    clock.done();
     for (Buffer& buffer : mine) {
       verifier.check(buffer.pointer, buffer.size, index);
       std::free(buffer.pointer);
       stats.add_live(-static_cast<int64_t>(buffer.size));
     }
   });
-  return {std::chrono::duration<double>(ended - began).count()};
+  return {clock.seconds()};
 }
 
 std::string check_large_buffers(const Params& params) {

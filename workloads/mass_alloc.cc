@@ -5,40 +5,15 @@
 // mode has to stamp the blocks, which changes that shape (every block's page is then touched).
 // Work and memory grow with the threads: peak live bytes = count x size x threads.
 // Written here from issue 11's description of the pattern.
-#include <cstdlib>
-#include <vector>
-
-#include "workloads/thread_team.h"
-#include "workloads/verify.h"
-#include "workloads/workload.h"
+#include "workloads/alloc_all_free_all.h"
 
 namespace allocbench {
 namespace {
 
 Outcome run_mass_alloc(const RunContext& context) {
-  const uint64_t count = context.params.get_uint("count");
-  const size_t size = context.params.get_uint("size");
-  const uint64_t rounds = context.params.get_uint("rounds");
-  const Verifier verifier{context.verify, "mass-alloc"};
-  // The pointer arrays are the driver's, allocated (and written, so paged in) before the clock.
-  std::vector<std::vector<void*>> pointers(context.threads, std::vector<void*>(count));
-  const double seconds = run_team(context.threads, [&](int index) {
-    ThreadStats& stats = context.stats.slot(index);
-    std::vector<void*>& mine = pointers[index];
-    for (uint64_t round = 0; round < rounds; ++round) {
-      for (void*& block : mine) {
-        block = std::malloc(size);
-        verifier.stamp(block, size, index);
-        stats.on_alloc(size);
-      }
-      for (void* block : mine) {
-        verifier.check(block, size, index);
-        std::free(block);
-        stats.on_free(size);
-      }
-    }
-  });
-  return {seconds};
+  return {alloc_all_free_all(context, "mass-alloc", context.params.get_uint("count"),
+                             context.params.get_uint("size"), context.params.get_uint("rounds"),
+                             /*touch=*/false)};
 }
 
 }  // namespace

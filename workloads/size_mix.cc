@@ -8,8 +8,6 @@
 #include "workloads/size_mix.h"
 
 #include <algorithm>
-#include <barrier>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <vector>
@@ -57,10 +55,7 @@ Outcome run_size_mix(const RunContext& context) {
 
   // Each thread fills its working set, then the clock runs from the moment all are full until
   // the last thread has done its replacements; emptying the sets is outside it too.
-  std::chrono::steady_clock::time_point began, ended;
-  std::barrier filled(context.threads,
-                      [&]() noexcept { began = std::chrono::steady_clock::now(); });
-  std::barrier done(context.threads, [&]() noexcept { ended = std::chrono::steady_clock::now(); });
+  PhaseClock clock(context.threads);
   std::vector<std::vector<Block>> sets(context.threads, std::vector<Block>(blocks));
   run_team(context.threads, [&](int index) {
     ThreadStats& stats = context.stats.slot(index);
@@ -72,7 +67,7 @@ Outcome run_size_mix(const RunContext& context) {
       verifier.stamp(block.pointer, block.size, index);
       stats.add_live(static_cast<int64_t>(block.size));
     }
-    filled.arrive_and_wait();
+    clock.ready();
     for (uint64_t step = 0; step < quota; ++step) {
       Block& block = set[random.below(blocks)];
       verifier.check(block.pointer, block.size, index);
@@ -85,14 +80,14 @@ Outcome run_size_mix(const RunContext& context) {
       stats.add_live(static_cast<int64_t>(block.size));
       stats.count_op();
     }
-    done.arrive_and_wait();
+    clock.done();
     for (Block& block : set) {
       verifier.check(block.pointer, block.size, index);
       std::free(block.pointer);
       stats.add_live(-static_cast<int64_t>(block.size));
     }
   });
-  return {std::chrono::duration<double>(ended - began).count()};
+  return {clock.seconds()};
 }
 
 std::string check_size_mix(const Params& params) {

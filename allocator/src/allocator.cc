@@ -166,12 +166,9 @@ void Free(void* p) {
       std::atomic<std::uint8_t>* state = sb->StateByte(i);
       const std::uint32_t c = sb->size_class;
       ThreadCache& cache = tls_cache;
-      const std::uint32_t top = cache.top[c];
       if (i * sb->block_size == offset && state->load(std::memory_order_relaxed) == kLive &&
-          top != kCacheLimits.end[c]) [[likely]] {
-        cache.slots[top] = p;
-        cache.states[top] = state;
-        cache.top[c] = static_cast<std::uint16_t>(top + 1);
+          !cache.Full(c)) [[likely]] {
+        cache.Push(c, p, state);
         state->store(kCached, std::memory_order_relaxed);
         return;
       }

@@ -52,14 +52,6 @@ class PageMap {
     return {leaf->slot[key & (kLeafSize - 1)].load(std::memory_order_acquire)};
   }
 
-  // The superblock of p, known to be a block of one (so its leaf exists and no tag is set).
-  Superblock* SuperblockOfBlock(const void* p) const {
-    std::uintptr_t key = reinterpret_cast<std::uintptr_t>(p) >> kPolicy.superblock_shift;
-    const Leaf* leaf = root_[key >> kLeafBits].load(std::memory_order_acquire);
-    return reinterpret_cast<Superblock*>(
-        leaf->slot[key & (kLeafSize - 1)].load(std::memory_order_acquire));
-  }
-
   // Returns false only when the map's leaf cannot be allocated.
   bool SetSuperblock(const void* granule, Superblock* sb) {
     return Set(granule, reinterpret_cast<std::uintptr_t>(sb));

@@ -202,9 +202,6 @@ struct alignas(kCacheLine) Superblock {
 static_assert(sizeof(Superblock) == kCacheLine);
 static_assert(sizeof(std::atomic<std::uint8_t>) == 1);
 
-// A descriptor of no memory, for pointers that must always point at one.
-inline constinit Superblock kNoSuperblock{};
-
 // A descriptor from the metadata arena (nullptr when the OS refuses memory), and back.
 Superblock* NewSuperblockDescriptor();
 void FreeSuperblockDescriptor(Superblock* sb);
