@@ -215,8 +215,8 @@ std::string executable_directory() {
 
 namespace {
 
-// LD_PRELOAD's first library, past the false-sharing tracer (which forwards to the next one);
-// "" when none.
+// LD_PRELOAD's first library, past the false-sharing tracer (which forwards to the next one) and
+// valgrind's own preloads (which it puts first); "" when none.
 std::string preloaded_library() {
   const char* preload = std::getenv("LD_PRELOAD");
   std::string list = preload == nullptr ? "" : preload;
@@ -225,7 +225,8 @@ std::string preloaded_library() {
     if (start == std::string::npos) return "";
     list = list.substr(start);
     const std::string first = list.substr(0, list.find_first_of(": "));
-    if (fs::path(first).filename() != "libsharetrace.so") return first;
+    const std::string file = fs::path(first).filename().string();
+    if (file != "libsharetrace.so" && !file.starts_with("vgpreload_")) return first;
     list = list.substr(first.size());
   }
 }

@@ -1,6 +1,5 @@
 #include "harness/instruction_loops.h"
 
-#include <dlfcn.h>
 #include <fmt/format.h>
 
 #include <array>
@@ -10,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "harness/allocators.h"
 #include "harness/cli_args.h"
 
 namespace allocbench {
@@ -146,26 +146,18 @@ void remote_free(uint64_t rounds) {
   consumer.join();
 }
 
-// Which library serves malloc here: empty when it is the C library's own.
-std::string malloc_library() {
-  Dl_info info{};
-  void* symbol = dlsym(RTLD_DEFAULT, "malloc");
-  if (symbol == nullptr || dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return "?";
-  const std::string file = std::filesystem::path(info.dli_fname).filename().string();
-  return file.rfind("libc.so", 0) == 0 ? "" : info.dli_fname;
-}
-
 }  // namespace
 
 const std::vector<InstructionLoop>& instruction_loops() {
   static const std::vector<InstructionLoop> loops = {
-      {"alternate", "malloc(32), free, alternately", 1, 100'000, 1'100'000},
-      {"batch64", "64 mallocs of 16..128 B, then their 64 frees", 64, 2'000, 12'000},
-      {"threadtest", "10,000 mallocs of 8 B, then their frees", kThreadtestBlocks, 10, 60},
+      {"alternate", "malloc(32), free, alternately", 1, 100'000, 1'100'000, alternate},
+      {"batch64", "64 mallocs of 16..128 B, then their 64 frees", 64, 2'000, 12'000, batch64},
+      {"threadtest", "10,000 mallocs of 8 B, then their frees", kThreadtestBlocks, 10, 60,
+       threadtest},
       {"size-mix", "1,000 blocks of 4 B..32 KiB (small-skewed); replace a random one", 1, 50'000,
-       550'000},
+       550'000, size_mix},
       {"remote-free", "a thread mallocs batches of 256 (16..128 B), another frees them",
-       kRemoteBatch, 200, 2'200},
+       kRemoteBatch, 200, 2'200, remote_free},
   };
   return loops;
 }
@@ -177,15 +169,6 @@ const InstructionLoop* find_instruction_loop(const std::string& name) {
   return nullptr;
 }
 
-void run_instruction_loop(const InstructionLoop& loop, uint64_t rounds) {
-  if (loop.name == "alternate") return alternate(rounds);
-  if (loop.name == "batch64") return batch64(rounds);
-  if (loop.name == "threadtest") return threadtest(rounds);
-  if (loop.name == "size-mix") return size_mix(rounds);
-  if (loop.name == "remote-free") return remote_free(rounds);
-  throw UsageError(fmt::format("no code for loop '{}'", loop.name));
-}
-
 int instructions_child_command(const std::vector<std::string>& args) {
   ArgList list(args);
   const std::string name = list.next_positional("loop");
@@ -193,23 +176,13 @@ int instructions_child_command(const std::vector<std::string>& args) {
   if (loop == nullptr) throw UsageError(fmt::format("unknown loop '{}'", name));
   const auto rounds =
       static_cast<uint64_t>(parse_integer("rounds", list.next_positional("rounds"), 1, INT64_MAX));
-  while (!list.done()) {
-    const std::string flag = list.next_flag();
-    if (flag != "expect-malloc") throw UsageError(fmt::format("unknown flag --{}", flag));
-    const std::string expected = list.value(flag);
-    const std::string serving = malloc_library();
-    std::error_code error;
-    const bool same = expected.empty() ? serving.empty()
-                                       : !serving.empty() &&
-                                             std::filesystem::equivalent(serving, expected, error);
-    if (!same) {
-      fmt::print(stderr, "malloc is served by {}, not by {} (did it fail to load?)\n",
-                 serving.empty() ? "the C library" : serving,
-                 expected.empty() ? "the C library" : expected);
-      return 3;
-    }
+  if (!list.done()) throw UsageError(fmt::format("unknown flag --{}", list.next_flag()));
+  // A library that failed to load leaves glibc's malloc serving: count nothing then.
+  if (const std::string problem = preload_problem(); !problem.empty()) {
+    fmt::print(stderr, "allocbench instructions-child: {}\n", problem);
+    return 3;
   }
-  run_instruction_loop(*loop, rounds);
+  loop->run(rounds);
   return 0;
 }
 

@@ -16,18 +16,15 @@ struct InstructionLoop {
   uint64_t pairs_per_round;  // malloc/free pairs one round does (one malloc and its free)
   uint64_t count1;           // the two round counts measured; their difference is the result
   uint64_t count2;
+  void (*run)(uint64_t rounds);  // runs that many rounds in this process
 };
 
 // alternate, batch64, threadtest, size-mix, remote-free.
 const std::vector<InstructionLoop>& instruction_loops();
 const InstructionLoop* find_instruction_loop(const std::string& name);
 
-// Runs `rounds` rounds of the loop in this process.
-void run_instruction_loop(const InstructionLoop& loop, uint64_t rounds);
-
-// `allocbench instructions-child LOOP ROUNDS [--expect-malloc PATH]`: runs the loop; with
-// --expect-malloc, first checks that PATH's malloc (or glibc's, when PATH is empty) serves this
-// process, and exits with status 3 and a message when it does not (a .so that failed to load).
+// `allocbench instructions-child LOOP ROUNDS`: runs the loop, after checking that the preloaded
+// library serves malloc (else exits with status 3 and a message: a .so that failed to load).
 int instructions_child_command(const std::vector<std::string>& args);
 
 }  // namespace allocbench

@@ -165,15 +165,10 @@ void run_task(Task& task, const std::string& valgrind, const std::string& temp_d
   const std::string out_file = fmt::format("{}/{}.{}.{}.{}.out", temp_dir, task.allocator,
                                            loop.name, task.repetition, task.which);
   ChildSpec spec;
-  spec.argv = {valgrind,
-               "--tool=callgrind",
-               "--quiet",
-               "--callgrind-out-file=" + out_file,
-               executable_path(),
-               "instructions-child",
-               loop.name,
-               std::to_string(rounds_of(loop, task.which, options.scale)),
-               "--expect-malloc=" + allocator.path.value_or("")};
+  spec.argv = {valgrind,          "--tool=callgrind",
+               "--quiet",         "--callgrind-out-file=" + out_file,
+               executable_path(), "instructions-child",
+               loop.name,         std::to_string(rounds_of(loop, task.which, options.scale))};
   spec.env = environment_with_preload(allocator.path.value_or(""));
   spec.timeout_s = options.timeout_s;
   spec.with_counters = false;
