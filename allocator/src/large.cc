@@ -203,13 +203,13 @@ struct LargeCache {
       Remove(next);
       g_page_map.SetFreedLarge(next->base() + kCacheLine);  // its last object stays freed
       h->map_size += next->map_size;
-      h->decommitted = h->decommitted && next->decommitted;
+      h->decommitted = false;  // next's header page is resident, and holds its old header
     }
     while (LargeHeader* prev = ends.Find(h)) {
       Remove(prev);
       g_page_map.SetFreedLarge(h->base() + kCacheLine);
       prev->map_size += h->map_size;
-      prev->decommitted = prev->decommitted && h->decommitted;
+      prev->decommitted = false;  // so is h's
       h = prev;
     }
     return h;
@@ -224,9 +224,9 @@ struct LargeCache {
   }
 
   // Unmaps the oldest entries (decommitted ones first: they hold no memory, but address space)
-  // until the cache is within its bound.
-  void Enforce(Work& w) {
-    std::size_t limit = Limit();  // unmapping cached entries leaves U as it is
+  // until the cache holds at most `limit` bytes (its bound, Limit(): unmapping cached entries
+  // leaves U as it is).
+  void Enforce(Work& w, std::size_t limit) {
     while (bytes > limit) {
       LargeHeader* h = decommitted.first ? decommitted.first : committed.first;
       Remove(h);
@@ -288,14 +288,14 @@ struct LargeCache {
 
   // The smallest kept mapping of its own of at least kMinPiece bytes, removed from the cache,
   // to lend its pages to a mapping that grows (fragments go first: larger entries serve whole
-  // requests with no move); nullptr when there is none among the first few bins that hold any.
+  // requests with no move); nullptr when there is none among the first 8 entries from there.
   LargeHeader* TakeDonor() {
     std::size_t b = BinOf(kMinPiece);
-    for (int looked = 0; looked < 8; ++looked, ++b) {
-      b = NextBin(b);
-      if (b == kBins) return nullptr;
+    int looked = 0;  // entries, over the bins: at most 8
+    for (b = NextBin(b); b < kBins; b = NextBin(b + 1)) {
       for (LargeHeader* d = bins[b]; d; d = d->bin_next) {
-        if (d->in_region || d->map_size < kMinPiece) continue;
+        if (++looked > 8) return nullptr;
+        if (d->in_region) continue;  // every entry from kMinPiece's bin on is large enough
         Remove(d);
         return d;
       }
@@ -377,7 +377,7 @@ void Put(LargeHeader* h) {
     std::uint32_t now = NowMs();
     h = g_cache.Merge(h);
     g_cache.Insert(h, now);
-    g_cache.Enforce(w);
+    g_cache.Enforce(w, g_cache.Limit());
     g_cache.Decay(now, w);
   }
   Finish(w);
@@ -390,7 +390,7 @@ void Shrunk() {
   Work w;
   {
     LockGuard guard(g_cache.lock);
-    g_cache.Enforce(w);
+    g_cache.Enforce(w, g_cache.Limit());
   }
   Finish(w);
 }
@@ -679,14 +679,8 @@ std::size_t LargeTrim() {
   Work w;
   {
     LockGuard guard(g_cache.lock);
-    for (LargeCache::AgeList* age : {&g_cache.committed, &g_cache.decommitted}) {
-      while (LargeHeader* h = age->first) {
-        g_cache.Remove(h);
-        bytes += h->map_size;
-        h->age_next = w.unmap;
-        w.unmap = h;
-      }
-    }
+    bytes = g_cache.bytes;
+    g_cache.Enforce(w, 0);
   }
   Finish(w);
   if (LargeHeader* s = std::exchange(tls_large_spare, nullptr)) {

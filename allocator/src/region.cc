@@ -84,8 +84,9 @@ std::size_t FindRun(const Region* r, std::size_t granules) {
   return starts ? static_cast<std::size_t>(std::countr_zero(starts)) : 0;
 }
 
-// The granules of `run` in r are taken again: those waiting for their madvise no longer wait
-// (bits a fork left behind in a region the child's pool forgot are not counted). Pool locked.
+// The granules of `run` in r no longer wait for their madvise (taken again, or just given
+// back); bits a fork left behind in a region the child's pool forgot are not counted. Pool
+// locked.
 void TakeDirty(RegionPool& pool, Region* r, std::uint64_t run) {
   const auto cleaned = static_cast<std::size_t>(std::popcount(r->dirty & run));
   pool.dirty -= cleaned < pool.dirty ? cleaned : pool.dirty;
@@ -126,9 +127,8 @@ void Decommit(RegionPool& pool) {
       const auto run = static_cast<std::size_t>(std::countr_one(d >> first));
       OsDecommit(Base(r) + first * kSuperblockSize, run * kSuperblockSize);
       d &= ~RunMask(first, run);
-      pool.dirty -= run;
     }
-    r->dirty = 0;
+    TakeDirty(pool, r, r->dirty);  // no longer waiting
   }
 }
 

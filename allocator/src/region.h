@@ -23,8 +23,9 @@ inline constexpr std::size_t kRegionSize = kRegionGranules * kSuperblockSize;
 // The longest run of granules one region can give (all but the header's).
 inline constexpr std::size_t kRegionMaxRun = kRegionGranules - 1;
 
-// `granules` (1..kRegionMaxRun) contiguous S-aligned granules of zero-filled memory, or nullptr
-// when the OS refuses.
+// `granules` (1..kRegionMaxRun) contiguous S-aligned granules, or nullptr when the OS refuses.
+// Zero-filled for large objects; superblock granules may hold an earlier superblock's blocks
+// (their batch had not gone back to the OS yet).
 void* RegionAlloc(RegionKind kind, std::size_t granules);
 // Gives back granules [p, p + granules S) of one region: their memory goes back to the OS, at
 // once for large objects, in batches for superblocks (see kDecommitBatch in region.cc).
