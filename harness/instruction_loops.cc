@@ -105,13 +105,13 @@ void size_mix(uint64_t rounds) {
   for (void* block : blocks) std::free(block);
 }
 
-// One thread allocates batches of 256 small blocks and passes them through a ring of 4 slots
-// (a mutex and a condition variable, no spinning, so the work done does not depend on timing)
-// to a second thread that frees them: every free is a remote free.
+// One thread allocates batches of 256 small blocks and hands each to a second thread that frees
+// them: every free is a remote free. The two take turns (a mutex and a condition variable, no
+// spinning), so what each does, and in which order, does not depend on timing: with room for
+// several batches in flight, how far the first ran ahead changed what the second's frees met.
 constexpr size_t kRemoteBatch = 256;
-constexpr size_t kRemoteSlots = 4;
 void remote_free(uint64_t rounds) {
-  static std::array<std::array<void*, kRemoteBatch>, kRemoteSlots> slots;
+  static std::array<void*, kRemoteBatch> batch;
   std::mutex mutex;
   std::condition_variable changed;
   uint64_t produced = 0;
@@ -122,7 +122,7 @@ void remote_free(uint64_t rounds) {
         std::unique_lock lock(mutex);
         changed.wait(lock, [&] { return consumed < produced; });
       }
-      for (void* block : slots[round % kRemoteSlots]) std::free(block);
+      for (void* block : batch) std::free(block);
       {
         std::lock_guard lock(mutex);
         ++consumed;
@@ -133,10 +133,9 @@ void remote_free(uint64_t rounds) {
   for (uint64_t round = 0; round < rounds; ++round) {
     {
       std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return produced - consumed < kRemoteSlots; });
+      changed.wait(lock, [&] { return produced == consumed; });
     }
-    auto& slot = slots[round % kRemoteSlots];
-    for (size_t i = 0; i < slot.size(); ++i) slot[i] = take(kSmallSizes[i % kSmallSizes.size()]);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i] = take(kSmallSizes[i % kSmallSizes.size()]);
     {
       std::lock_guard lock(mutex);
       ++produced;
