@@ -204,6 +204,21 @@ AllocatorInfo resolve_allocator(const std::string& spec) {
       "--allocators: unknown allocator '{}' (known: {}; or give a path to a .so)", spec, known));
 }
 
+std::vector<AllocatorInfo> resolve_allocators(const std::vector<std::string>& specs) {
+  std::vector<AllocatorInfo> allocators;
+  for (const std::string& spec : specs) {
+    AllocatorInfo allocator = resolve_allocator(spec);
+    for (const AllocatorInfo& before : allocators) {
+      if (before.name == allocator.name) {
+        throw UsageError(fmt::format(
+            "--allocators: two allocators are named '{}' (give one as NAME=PATH)", before.name));
+      }
+    }
+    allocators.push_back(std::move(allocator));
+  }
+  return allocators;
+}
+
 std::string executable_path() {
   std::error_code error;
   return fs::read_symlink("/proc/self/exe", error).string();

@@ -26,6 +26,8 @@ const std::vector<std::string>& halloc_ablation_names();
 // .so (named by its file name without ".so"), or NAME=PATH.
 // Throws UsageError for a word that is neither a known name nor a path.
 AllocatorInfo resolve_allocator(const std::string& spec);
+// Each of --allocators' specs resolved; a UsageError when two get the same name.
+std::vector<AllocatorInfo> resolve_allocators(const std::vector<std::string>& specs);
 
 // Directory holding this executable (from /proc/self/exe).
 std::string executable_directory();

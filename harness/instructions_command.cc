@@ -133,29 +133,17 @@ Options parse_options(const std::vector<std::string>& args) {
 }
 
 // The named allocators, or every known one found here (the others noted on stderr).
-std::vector<AllocatorInfo> resolve_allocators(const Options& options) {
+std::vector<AllocatorInfo> chosen_allocators(const Options& options) {
+  if (!options.allocators.empty()) return resolve_allocators(options.allocators);
   std::vector<AllocatorInfo> allocators;
-  if (options.allocators.empty()) {
-    for (const std::string& name : known_allocator_names()) {
-      AllocatorInfo allocator = resolve_allocator(name);
-      if (allocator.found) {
-        allocators.push_back(std::move(allocator));
-      } else {
-        fmt::print(stderr, "allocbench instructions: {} skipped: {}\n", name,
-                   allocator.note.value_or("not found"));
-      }
+  for (const std::string& name : known_allocator_names()) {
+    AllocatorInfo allocator = resolve_allocator(name);
+    if (allocator.found) {
+      allocators.push_back(std::move(allocator));
+    } else {
+      fmt::print(stderr, "allocbench instructions: {} skipped: {}\n", name,
+                 allocator.note.value_or("not found"));
     }
-    return allocators;
-  }
-  for (const std::string& spec : options.allocators) {
-    AllocatorInfo allocator = resolve_allocator(spec);
-    for (const AllocatorInfo& before : allocators) {
-      if (before.name == allocator.name) {
-        throw UsageError(fmt::format(
-            "--allocators: two allocators are named '{}' (give one as NAME=PATH)", before.name));
-      }
-    }
-    allocators.push_back(std::move(allocator));
   }
   return allocators;
 }
@@ -372,7 +360,7 @@ double instructions_per_pair(uint64_t ir1, uint64_t ir2, uint64_t pairs1, uint64
 
 int instructions_command(const std::vector<std::string>& args) {
   const Options options = parse_options(args);
-  std::vector<AllocatorInfo> allocators = resolve_allocators(options);
+  std::vector<AllocatorInfo> allocators = chosen_allocators(options);
   if (allocators.empty()) throw UsageError("no allocator to measure");
   const std::string valgrind = find_valgrind();
   const std::string version = valgrind_version(valgrind);

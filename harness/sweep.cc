@@ -491,15 +491,7 @@ int run_sweep(const SweepOptions& options) {
               .verdicts = {},
               .programs = ProgramRunner(
                   {.binaries = options.program_binaries, .timeout_s = options.timeout_s})};
-  std::set<std::string> names;
-  for (const std::string& spec : options.allocators) {
-    AllocatorInfo allocator = resolve_allocator(spec);
-    if (!names.insert(allocator.name).second) {
-      throw UsageError(fmt::format(
-          "--allocators: two allocators are named '{}' (give one as NAME=PATH)", allocator.name));
-    }
-    sweep.allocators.push_back(std::move(allocator));
-  }
+  sweep.allocators = resolve_allocators(options.allocators);
   sweep.verdicts.assign(sweep.allocators.size(), nullptr);
   const fs::path out = options.out;
   const fs::path partial =

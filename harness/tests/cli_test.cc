@@ -43,6 +43,8 @@ TEST(Cli, BadInputExitsWithStatus2AndNamesIt) {
       {{"sweep", "--threads", "2"}, "--out"},
       {{"run", "larson", "--slots", "0"}, "outside [1, 100000000]"},
       {{"sweep", "--out", "/tmp/x", "--resume", "/tmp/y"}, "--resume"},
+      {{"sweep", "--out", "/tmp/x", "--allocators", "glibc,glibc"}, "two allocators are named"},
+      {{"instructions", "--allocators", "glibc,glibc"}, "two allocators are named"},
   };
   for (const BadInput& bad : cases) {
     const ChildResult result = run_allocbench(bad.args);
