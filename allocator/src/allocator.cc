@@ -158,16 +158,14 @@ void Free(void* p) {
   if constexpr (kThreadCache) {
     Superblock* sb = e.superblock();
     if (sb != nullptr && sb->owner.load(std::memory_order_relaxed) == tls_heap) [[likely]] {
-      // p's granule is sb's, so p lies in sb's memory: its index is at most `capacity`, whose
-      // state is never live.
       const std::uintptr_t offset =
           reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(sb->memory());
-      const std::uintptr_t i = sb->IndexAtOffset(offset);
-      std::atomic<std::uint8_t>* state = sb->StateByte(i);
+      const std::uint64_t i = sb->IndexAtOffset(offset);  // capacity or more: not a block start
       const std::uint32_t c = sb->size_class;
       ThreadCache& cache = tls_cache;
-      if (i * sb->block_size == offset && state->load(std::memory_order_relaxed) == kLive &&
-          !cache.Full(c)) [[likely]] {
+      if (i < sb->capacity && sb->State(static_cast<std::uint32_t>(i)) == kLive && !cache.Full(c))
+          [[likely]] {
+        std::atomic<std::uint8_t>* state = sb->StateByte(static_cast<std::uint32_t>(i));
         cache.Push(c, p, state);
         state->store(kCached, std::memory_order_relaxed);
         return;

@@ -5,6 +5,7 @@
 // start at S-aligned superblocks). The table is computed at compile time.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -15,13 +16,21 @@ namespace halloc {
 // Superblocks of classes with few blocks to S span several granules (policy.h), at most this many.
 inline constexpr std::size_t kMaxSuperblockGranules = 8;
 
-// Block index = ((offset / 16) * reciprocal) >> kReciprocalShift, with reciprocal =
-// ceil(2^shift / (block_size / 16)): exact for every offset in a superblock, as that needs
-// 2^shift >= (superblock bytes / 16) * (block_size / 16) (see Superblock::BlockAtOffset).
-inline constexpr unsigned kReciprocalShift = 31;  // 32 would not fit the reciprocal of 1
-static_assert((kMaxSuperblockGranules * kSuperblockSize / kMinAlign) *
-                  (kSuperblockSize / 2 / kMinAlign) <=
-              (std::uint64_t{1} << kReciprocalShift));
+// A block's index from its offset in the superblock, with one multiplication: for a block size
+// d = d0 * 2^k (d0 odd), rotr(offset * inverse(d0), k) is offset / d when d divides offset, and
+// otherwise at least 2^(64-k) / d0, beyond any block count (multiplying by the inverse of d0
+// maps the multiples of d0 onto the lowest 2^64 / d0 values, one to one; bits below 2^k that
+// are not zero rotate into the top). So a single compare with the capacity tells a block start,
+// and gives its index, for any offset at all (Superblock::BlockAtOffset).
+constexpr std::uint64_t OddInverse(std::uint64_t odd) {
+  std::uint64_t x = odd;                         // correct to 3 bits: odd * odd = 1 (mod 8)
+  for (int i = 0; i < 5; ++i) x *= 2 - odd * x;  // each step doubles the correct bits
+  return x;
+}
+constexpr std::uint64_t BlockIndex(std::uint64_t offset, std::uint64_t inverse, unsigned shift) {
+  const std::uint64_t q = offset * inverse;
+  return (q >> shift) | (q << ((64 - shift) & 63));
+}
 
 struct SizeClassTable {
   static constexpr std::size_t kMaxClasses = 64;
@@ -29,10 +38,11 @@ struct SizeClassTable {
 
   std::uint32_t count = 0;
   std::uint32_t block_size[kMaxClasses] = {};
-  std::uint32_t capacity[kMaxClasses] = {};    // blocks in one superblock
-  std::uint32_t granules[kMaxClasses] = {};    // its size in units of S
-  std::uint32_t reciprocal[kMaxClasses] = {};  // ceil(2^31 / (block_size / 16)): offset -> index
-  std::uint8_t by_granule[kGranules] = {};     // class of a request of (g * 16) bytes
+  std::uint32_t capacity[kMaxClasses] = {};  // blocks in one superblock
+  std::uint32_t granules[kMaxClasses] = {};  // its size in units of S
+  std::uint64_t inverse[kMaxClasses] = {};   // of block_size's odd part (BlockIndex)
+  std::uint8_t shift[kMaxClasses] = {};      // block_size's trailing zero bits
+  std::uint8_t by_granule[kGranules] = {};   // class of a request of (g * 16) bytes
 };
 
 constexpr SizeClassTable BuildSizeClassTable() {
@@ -63,9 +73,9 @@ constexpr SizeClassTable BuildSizeClassTable() {
       granules *= 2;
     t.granules[i] = static_cast<std::uint32_t>(granules);
     t.capacity[i] = static_cast<std::uint32_t>(granules * kSuperblockSize / t.block_size[i]);
-    std::uint64_t units = t.block_size[i] / kMinAlign;
-    t.reciprocal[i] =
-        static_cast<std::uint32_t>(((std::uint64_t{1} << kReciprocalShift) + units - 1) / units);
+    const auto shift = static_cast<unsigned>(std::countr_zero(t.block_size[i]));
+    t.shift[i] = static_cast<std::uint8_t>(shift);
+    t.inverse[i] = OddInverse(t.block_size[i] >> shift);
   }
   return t;
 }

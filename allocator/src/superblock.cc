@@ -92,7 +92,8 @@ bool Superblock::Format(std::uint32_t c) {
   size_class = static_cast<std::uint8_t>(c);
   block_size = kSizeClasses.block_size[c];
   capacity = static_cast<std::uint16_t>(kSizeClasses.capacity[c]);
-  reciprocal = kSizeClasses.reciprocal[c];
+  inverse = kSizeClasses.inverse[c];
+  shift = kSizeClasses.shift[c];
   group = 0;
   return true;
 }

@@ -68,14 +68,15 @@ struct alignas(kCacheLine) Superblock {
   // Its state map: StateMapBytes(capacity) bytes, one a block (kept while the descriptor is
   // free, for its next superblock).
   std::atomic<std::uint8_t>* states_;
+  std::uint64_t inverse;  // kSizeClasses.inverse and .shift of its class: offset -> block index
   std::uint32_t block_size;
-  std::uint32_t reciprocal;  // kSizeClasses.reciprocal of its class: offset -> block index
-  std::uint16_t used;        // blocks handed out
-  std::uint16_t bump;        // blocks [bump, capacity) were never handed out since the last format
+  std::uint16_t used;  // blocks handed out
+  std::uint16_t bump;  // blocks [bump, capacity) were never handed out since the last format
   std::uint16_t capacity;
   std::uint16_t scan;  // no block below this index is kFreed
   std::uint8_t size_class;
   std::uint8_t group;  // fullness group it is filed under (see heap.h)
+  std::uint8_t shift;
 
   // The S-aligned granule p lies in: blocks of one superblock share it.
   static std::uintptr_t GranuleOf(const void* p) {
@@ -157,18 +158,16 @@ struct alignas(kCacheLine) Superblock {
   // Reads only what cannot change while a block is live, so it needs no lock when p is
   // (claimed to be) a live block.
   std::uint32_t BlockAt(const void* p) const { return BlockAtOffset(Offset(p)); }
-  // The same for p at `offset` bytes from memory(). An offset beyond the superblock (p outside
-  // the memory) gives an index of capacity or more, or a wrapped product whose index times
-  // block_size is below the superblock's size: never a match.
+  // The same for p at `offset` bytes from memory(): any offset, a wrapped one too (p below
+  // memory), gives kNoBlock unless it is a block's start (see BlockIndex).
   std::uint32_t BlockAtOffset(std::uintptr_t offset) const {
-    std::uint64_t index = ((offset / kMinAlign) * reciprocal) >> kReciprocalShift;
-    return index < capacity && index * block_size == offset ? static_cast<std::uint32_t>(index)
-                                                            : kNoBlock;
+    const std::uint64_t index = IndexAtOffset(offset);
+    return index < capacity ? static_cast<std::uint32_t>(index) : kNoBlock;
   }
   bool IsBlockBoundary(const void* p) const { return BlockAt(p) != kNoBlock; }
-  // The index of p (at `offset` from memory()), known to be a block start.
-  std::uintptr_t IndexAtOffset(std::uintptr_t offset) const {
-    return ((offset / kMinAlign) * reciprocal) >> kReciprocalShift;
+  // The index of the block at `offset` from memory(); capacity or more when there is none.
+  std::uint64_t IndexAtOffset(std::uintptr_t offset) const {
+    return BlockIndex(offset, inverse, shift);
   }
   std::uint32_t IndexOf(const void* p) const {
     return static_cast<std::uint32_t>(IndexAtOffset(Offset(p)));

@@ -59,15 +59,28 @@ TEST(SizeClass, SuperblocksHoldAsManyBlocksAsFit) {
   }
 }
 
-TEST(SizeClass, TheReciprocalGivesTheExactBlockIndexOfEveryOffset) {
+TEST(SizeClass, BlockIndexFindsEveryBlockStartAndNothingElse) {
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     const std::uint64_t size = kSizeClasses.block_size[c];
-    const std::uint64_t reciprocal = kSizeClasses.reciprocal[c];
+    const std::uint64_t capacity = kSizeClasses.capacity[c];
+    const std::uint64_t inverse = kSizeClasses.inverse[c];
+    const unsigned shift = kSizeClasses.shift[c];
+    EXPECT_EQ((size >> shift) * inverse, 1u) << "class " << c;
+    // Every offset in the superblock and as far again beyond it, then offsets below its start
+    // (which wrap) and near the top of the address space.
     const std::uint64_t bytes = std::uint64_t{kSizeClasses.granules[c]} * kSuperblockSize;
-    for (std::uint64_t offset = 0; offset < bytes; ++offset) {
-      ASSERT_EQ(((offset / kMinAlign) * reciprocal) >> kReciprocalShift, offset / size)
-          << "class " << c << ", offset " << offset;
-    }
+    auto check = [&](std::uint64_t offset) {
+      const bool start = offset % size == 0 && offset / size < capacity;
+      const std::uint64_t index = BlockIndex(offset, inverse, shift);
+      if (start) {
+        ASSERT_EQ(index, offset / size) << "class " << c << ", offset " << offset;
+      } else {
+        ASSERT_GE(index, capacity) << "class " << c << ", offset " << offset;
+      }
+    };
+    for (std::uint64_t offset = 0; offset < 2 * bytes; ++offset) check(offset);
+    for (std::uint64_t back = 1; back <= bytes; ++back) check(0 - back);
+    for (std::uint64_t k = 0; k < 64; ++k) check((std::uint64_t{1} << 63) + k * size);
   }
 }
 
