@@ -80,13 +80,8 @@ inline void* SmallAlloc(std::uint32_t c) {
 
 // Returns p, a block of sb just checked live, under its owner's lock.
 [[gnu::noinline]] void SmallFree(Superblock* sb, void* p) {
-  Heap* h = LockOwner(sb);
-  if (h == nullptr) return;  // a heap abandoned at fork: leak the block
-  ReleaseList release;
-  h->Free(sb, &p, nullptr, 1, release);
-  h->lock.Unlock();
-  if (release.head) [[unlikely]]
-    release.ReleaseAll();
+  OwnerLocks owner;
+  owner.Return(sb, &p, 1);
 }
 
 [[gnu::noinline]] void* LargeOrFail(std::size_t size, std::size_t alignment, bool zero = false,

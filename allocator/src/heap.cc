@@ -94,14 +94,14 @@ OwnerLocks::~OwnerLocks() {
   release_.ReleaseAll();
 }
 
-void OwnerLocks::Return(Superblock* sb, void* const* blocks,
-                        std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
-  if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
-    if (locked_) locked_->lock.Unlock();
-    locked_ = LockOwner(sb);
-    if (locked_ == nullptr) return;  // abandoned at fork: leak
-  }
-  locked_->Free(sb, blocks, states, n, release_);
+void OwnerLocks::Return(Superblock* sb, void* const* blocks, std::uint32_t n) {
+  if (LockOwnerOf(sb)) locked_->Free(sb, blocks, n, release_);  // else abandoned at fork: leak
+}
+
+std::uint32_t OwnerLocks::ReturnRun(Superblock* sb, std::atomic<std::uint8_t>* const* states,
+                                    std::uint32_t n) {
+  if (!LockOwnerOf(sb)) return sb->RunLength(states, n);  // abandoned at fork: leak
+  return locked_->FreeRun(sb, states, n, release_);
 }
 
 bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
@@ -119,7 +119,9 @@ bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
   return true;
 }
 
-void Heap::Drain() {
+// Flattened: the blocks usually come one or two a superblock, so a call per run would cost as
+// much as returning the block.
+[[gnu::flatten]] void Heap::Drain() {
   FreeBlock* b = inbox.exchange(nullptr, std::memory_order_seq_cst);
   if (b == nullptr) return;
   std::size_t bytes = 0;
@@ -135,7 +137,7 @@ void Heap::Drain() {
       b = b->next;
     } while (b && n < 64 && SuperblockOf(b) == sb);
     bytes += std::size_t{n} * sb->block_size;
-    owners.Return(sb, run, nullptr, n);
+    owners.Return(sb, run, n);
   }
   inbox_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }
@@ -233,11 +235,18 @@ Superblock* Heap::Acquire(std::uint32_t c, ReleaseList& release) {
   return sb;
 }
 
-void Heap::Free(Superblock* sb, void* const* blocks, std::atomic<std::uint8_t>* const* states,
-                std::uint32_t n, ReleaseList& release) {
-  sb->PushBlocks(blocks, states, n);
+void Heap::Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release) {
+  sb->PushBlocks(blocks, n);
   in_use -= std::size_t{n} * sb->block_size;
   Released(sb, release);
+}
+
+std::uint32_t Heap::FreeRun(Superblock* sb, std::atomic<std::uint8_t>* const* states,
+                            std::uint32_t n, ReleaseList& release) {
+  const std::uint32_t k = sb->PushRun(states, n);
+  in_use -= std::size_t{k} * sb->block_size;
+  Released(sb, release);
+  return k;
 }
 
 // After blocks went back to sb: refile it, and restore what the heap guarantees.

@@ -78,10 +78,12 @@ struct alignas(kCacheLine) Heap {
   // Lock held.
   std::uint32_t Alloc(std::uint32_t c, void** out, std::atomic<std::uint8_t>** states,
                       std::uint32_t n, ReleaseList& release);
-  // Returns n blocks of sb (which this heap owns) to sb, with their state bytes unless `states`
-  // is null. Lock held.
-  void Free(Superblock* sb, void* const* blocks, std::atomic<std::uint8_t>* const* states,
-            std::uint32_t n, ReleaseList& release);
+  // Returns n blocks of sb (which this heap owns) to sb (OwnerLocks::Return). Lock held.
+  void Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release);
+  // Returns the blocks of sb among the first of states[0, n) to sb (Superblock::PushRun), and
+  // how many. Lock held.
+  std::uint32_t FreeRun(Superblock* sb, std::atomic<std::uint8_t>* const* states, std::uint32_t n,
+                        ReleaseList& release);
   // Its last thread left: gives every superblock at least f empty to the global heap, where
   // any thread can use it, and keeps the fuller ones for the next thread that binds here
   // (which, as in larson, often inherits and frees their blocks). Lock held.
@@ -137,12 +139,24 @@ class OwnerLocks {
   OwnerLocks& operator=(const OwnerLocks&) = delete;
   ~OwnerLocks();
 
-  // Gives back n blocks of sb, each checked live and marked held by free() (with their state
-  // bytes unless `states` is null).
-  void Return(Superblock* sb, void* const* blocks, std::atomic<std::uint8_t>* const* states,
-              std::uint32_t n);
+  // Gives back n blocks of sb, each checked live and marked held by free().
+  void Return(Superblock* sb, void* const* blocks, std::uint32_t n);
+  // Gives back the blocks of sb among the first of states[0, n) (cached blocks' state bytes;
+  // Superblock::PushRun), and returns how many.
+  std::uint32_t ReturnRun(Superblock* sb, std::atomic<std::uint8_t>* const* states,
+                          std::uint32_t n);
 
  private:
+  // Locks sb's owner, keeping the lock already held when it is that; false when the owner was
+  // abandoned at a fork.
+  bool LockOwnerOf(Superblock* sb) {
+    if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
+      if (locked_) locked_->lock.Unlock();
+      locked_ = LockOwner(sb);
+    }
+    return locked_ != nullptr;
+  }
+
   Heap* locked_ = nullptr;
   ReleaseList release_;
 };

@@ -134,24 +134,39 @@ struct alignas(kCacheLine) Superblock {
     PopInto(&p, nullptr, 1);
     return p;
   }
-  void Push(void* p) { PushBlocks(&p, nullptr, 1); }
+  void Push(void* p) { PushBlocks(&p, 1); }
 
-  // Takes back n blocks of this superblock (each kCached, or just checked live by free()),
-  // given with their state bytes when `states` is not null.
-  void PushBlocks(void* const* blocks, std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
+  // Takes back n blocks of this superblock (each kCached, or just checked live by free()).
+  void PushBlocks(void* const* blocks, std::uint32_t n) {
+    std::uint32_t low = scan;
     for (std::uint32_t k = 0; k < n; ++k) {
-      std::uint32_t i =
-          states ? static_cast<std::uint32_t>(states[k] - States()) : IndexOf(blocks[k]);
+      const std::uint32_t i = IndexOf(blocks[k]);
       SetState(i, kFreed);
-      if (i < scan) scan = static_cast<std::uint16_t>(i);
+      low = std::min(low, i);
     }
-    used = static_cast<std::uint16_t>(used - n);
-    if (used == 0) {
-      // Empty again: the next blocks come in address order from the start. The state map
-      // keeps saying which blocks were freed, so a second free still reads "double free".
-      bump = 0;
-      scan = 0;
+    Pushed(n, low);
+  }
+  // Takes back the blocks of the longest prefix of states[0, n) that are state bytes of this
+  // superblock (each kCached), and returns how many: a thread cache's blocks come with their
+  // state bytes, so a run of one superblock's blocks is found and freed in one pass.
+  std::uint32_t PushRun(std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
+    const auto first = reinterpret_cast<std::uintptr_t>(States());
+    std::uint32_t k = 0, low = scan;
+    for (; k < n; ++k) {
+      const std::uintptr_t i = reinterpret_cast<std::uintptr_t>(states[k]) - first;
+      if (i >= capacity) break;
+      states[k]->store(kFreed, std::memory_order_relaxed);
+      low = std::min(low, static_cast<std::uint32_t>(i));
     }
+    Pushed(k, low);
+    return k;
+  }
+  // The length of the longest prefix of states[0, n) that are state bytes of this superblock.
+  std::uint32_t RunLength(std::atomic<std::uint8_t>* const* states, std::uint32_t n) const {
+    const auto first = reinterpret_cast<std::uintptr_t>(States());
+    std::uint32_t k = 0;
+    while (k < n && reinterpret_cast<std::uintptr_t>(states[k]) - first < capacity) ++k;
+    return k;
   }
 
   // The index of the block that starts at p, or kNoBlock when p is not at a block boundary.
@@ -192,6 +207,17 @@ struct alignas(kCacheLine) Superblock {
 
  private:
   std::atomic<std::uint8_t>* States() const { return states_; }
+  // n blocks came back, the lowest at index `low`.
+  void Pushed(std::uint32_t n, std::uint32_t low) {
+    scan = static_cast<std::uint16_t>(low);
+    used = static_cast<std::uint16_t>(used - n);
+    if (used == 0) {
+      // Empty again: the next blocks come in address order from the start. The state map
+      // keeps saying which blocks were freed, so a second free still reads "double free".
+      bump = 0;
+      scan = 0;
+    }
+  }
   // Below memory wraps to a huge offset, which no block index meets.
   std::uintptr_t Offset(const void* p) const {
     return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(memory());

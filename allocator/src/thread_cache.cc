@@ -19,9 +19,11 @@ void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
   }
 }
 
-// Returns blocks[0, n) (freed, marked held; with their state bytes unless `states` is null) to
-// their owners: each run of one superblock's blocks in one step.
-void ReturnBlocks(void* const* blocks, std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
+namespace {
+
+// Returns blocks[0, n) (freed, marked held) to their owners: each run of one superblock's
+// blocks in one step.
+void ReturnBlocks(void* const* blocks, std::uint32_t n) {
   OwnerLocks owners;
   for (std::uint32_t i = 0, end; i < n; i = end) {
     Superblock* sb = SuperblockOf(blocks[i]);
@@ -34,16 +36,23 @@ void ReturnBlocks(void* const* blocks, std::atomic<std::uint8_t>* const* states,
         granule = g;
       }
     }
-    owners.Return(sb, blocks + i, states ? states + i : nullptr, end - i);
+    owners.Return(sb, blocks + i, end - i);
   }
 }
 
+}  // namespace
+
 void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
   // The oldest blocks (the bottom of the stack) go: the newest are the likeliest in the CPU's
-  // cache.
+  // cache. Each run of one superblock's blocks goes back in one pass over its state bytes.
   const std::uint32_t base = kCacheLimits.base[c];
   if (n > Count(c)) n = Count(c);
-  ReturnBlocks(&slots[base], &states[base], n);
+  {
+    OwnerLocks owners;
+    for (std::uint32_t i = base; i < base + n;) {
+      i += owners.ReturnRun(SuperblockOf(slots[i]), &states[i], base + n - i);
+    }
+  }
   std::uint32_t left = Count(c) - n;
   std::memmove(&slots[base], &slots[base + n], left * sizeof(slots[0]));
   std::memmove(&states[base], &states[base + n], left * sizeof(states[0]));
@@ -82,7 +91,7 @@ void ThreadCache::FlushRemote() {
     }
     for (std::uint32_t k = i; k < end; ++k) remote[refused++] = remote[k];
   }
-  ReturnBlocks(remote, nullptr, refused);
+  ReturnBlocks(remote, refused);
   remote_count = 0;
 }
 
