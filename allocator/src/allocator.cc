@@ -80,8 +80,13 @@ inline void* SmallAlloc(std::uint32_t c) {
 
 // Returns p, a block of sb just checked live, under its owner's lock.
 [[gnu::noinline]] void SmallFree(Superblock* sb, void* p) {
-  OwnerLocks owner;
-  owner.Return(sb, &p, 1);
+  Heap* h = LockOwner(sb);
+  if (h == nullptr) return;  // a heap abandoned at fork: leak the block
+  ReleaseList release;
+  h->Free(sb, &p, 1, release);
+  h->lock.Unlock();
+  if (release.head) [[unlikely]]
+    release.ReleaseAll();
 }
 
 [[gnu::noinline]] void* LargeOrFail(std::size_t size, std::size_t alignment, bool zero = false,

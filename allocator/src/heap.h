@@ -78,7 +78,7 @@ struct alignas(kCacheLine) Heap {
   // Lock held.
   std::uint32_t Alloc(std::uint32_t c, void** out, std::atomic<std::uint8_t>** states,
                       std::uint32_t n, ReleaseList& release);
-  // Returns n blocks of sb (which this heap owns) to sb (OwnerLocks::Return). Lock held.
+  // Returns n blocks of sb (which this heap owns) to sb. Lock held.
   void Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release);
   // Returns the blocks of sb among the first of states[0, n) to sb (Superblock::PushRun), and
   // how many. Lock held.

@@ -55,6 +55,31 @@ TEST_F(SuperblockTest, HandsOutEveryBlockOnceAlignedAndInside) {
   }
 }
 
+TEST_F(SuperblockTest, PushRunFreesItsOwnLeadingBlocksAndStopsAtAnothers) {
+  const std::uint32_t c = SizeClassOf(64);
+  ASSERT_TRUE(sb_->Format(c));
+  Superblock* other = NewSuperblockDescriptor();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->Format(c));
+  other->memory_.store(static_cast<char*>(mem_) + kSuperblockSize);  // only its states matter
+  void* blocks[4];
+  std::atomic<std::uint8_t>* states[4];
+  ASSERT_EQ(sb_->PopInto(blocks, states, 2), 2u);
+  ASSERT_EQ(other->PopInto(blocks + 2, states + 2, 1), 1u);
+  ASSERT_EQ(sb_->PopInto(blocks + 3, states + 3, 1), 1u);
+  EXPECT_EQ(sb_->PushRun(states + 2, 2), 0u) << "a run starting at another's block is empty";
+  EXPECT_EQ(sb_->PushRun(states, 4), 2u);
+  EXPECT_EQ(sb_->used, 1u);
+  EXPECT_EQ(sb_->State(sb_->IndexOf(blocks[0])), kFreed);
+  EXPECT_EQ(sb_->State(sb_->IndexOf(blocks[1])), kFreed);
+  EXPECT_EQ(sb_->State(sb_->IndexOf(blocks[3])), kCarved) << "past the run: untouched";
+  EXPECT_EQ(other->used, 1u);
+  EXPECT_EQ(states[2]->load(), kCarved);
+  EXPECT_EQ(sb_->PushRun(states + 3, 1), 1u);
+  EXPECT_TRUE(sb_->empty());
+  FreeSuperblockDescriptor(other);
+}
+
 TEST_F(SuperblockTest, FreedBlocksAreReusedFirst) {
   Superblock* sb = sb_;
   sb->Format(SizeClassOf(64));
