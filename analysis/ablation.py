@@ -29,7 +29,8 @@ STEPS = (
     (
         "halloc",
         "+ superblocks of 2-4 S and 4 cached blocks for the largest classes, emptied "
-        "superblocks leave at once, freed large mappings kept (= halloc)",
+        "superblocks leave at once, freed memory kept for reuse (large mappings; superblock "
+        "pages for 1 s) (= halloc)",
     ),
 )
 

@@ -1,7 +1,6 @@
 #include "large.h"
 
 #include <sys/mman.h>
-#include <time.h>
 
 #include <atomic>
 #include <bit>
@@ -31,14 +30,6 @@ constexpr std::size_t RoundUp(std::size_t n, std::size_t to) {
 
 // The largest mapping a region can give; above it every mapping is one of its own.
 constexpr std::size_t kRegionMax = kRegionMaxRun * kSuperblockSize;
-
-// Milliseconds of a coarse monotonic clock (a vDSO read, no syscall); wraps after 49 days, so
-// only differences are compared.
-std::uint32_t NowMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::uint32_t>(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 // The smallest run of pages moved from one kept mapping to another, and the least a donor keeps:
 // each run may cost the kernel a mapping of its own (or two), so runs are long, and a program
@@ -329,6 +320,7 @@ const void* Granule(LargeHeader* h) {
 // Memory for `map_size` bytes aligned to map_align: region granules when a run can hold it
 // (map_size then grows to whole granules), else a mapping of its own.
 void* MapLarge(std::size_t& map_size, std::size_t map_align, bool& in_region) {
+  RegionsBeforeLargeMapping();
   in_region = map_align <= kSuperblockSize && map_size <= kRegionMax;
   if (!in_region) return OsMap(map_size, map_align, MapPurpose::kLarge);
   map_size = RoundUp(map_size, kSuperblockSize);
@@ -374,7 +366,7 @@ void Put(LargeHeader* h) {
   Work w;
   {
     LockGuard guard(g_cache.lock);
-    std::uint32_t now = NowMs();
+    std::uint32_t now = OsNowMs();
     h = g_cache.Merge(h);
     g_cache.Insert(h, now);
     g_cache.Enforce(w, g_cache.Limit());
@@ -405,6 +397,7 @@ void Retire(LargeHeader* h) {
 // following: returns the new header, or nullptr (h unchanged) when the OS refuses.
 LargeHeader* MoveTo(LargeHeader* h, std::size_t map_size) {
   std::size_t map_align = h->alignment() > kSuperblockSize ? h->alignment() : kSuperblockSize;
+  RegionsBeforeLargeMapping();
   void* target = OsMap(map_size, map_align, MapPurpose::kLarge);
   if (target == nullptr) return nullptr;
   // Enter the new granule before the move: it lies in our own mapping, so nothing else can claim
@@ -529,7 +522,7 @@ LargeHeader* TakeKept(std::size_t need, LargeUse use, std::size_t& dirty) {
   {
     LockGuard guard(g_cache.lock);
     h = g_cache.Take(need, use);
-    g_cache.Decay(NowMs(), w);
+    g_cache.Decay(OsNowMs(), w);
   }
   Finish(w);
   if (h == nullptr) return nullptr;

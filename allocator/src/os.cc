@@ -1,6 +1,7 @@
 #include "os.h"
 
 #include <sys/mman.h>
+#include <time.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -112,6 +113,12 @@ void* OsReserve(std::size_t size, std::size_t alignment) {
 
 void OsAccount(std::ptrdiff_t delta, MapPurpose purpose) {
   Account(delta, purpose);
+}
+
+std::uint32_t OsNowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint32_t>(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 void OsDecommit(void* p, std::size_t size) {

@@ -22,6 +22,9 @@ void* OsReserve(std::size_t size, std::size_t alignment);
 void OsAccount(std::ptrdiff_t delta, MapPurpose purpose);
 // Gives the memory of [p, p + size) back to the OS; the range stays mapped and reads as zeros.
 void OsDecommit(void* p, std::size_t size);
+// Milliseconds of a coarse monotonic clock (a vDSO read, no syscall); wraps after 49 days, so
+// only differences are compared.
+std::uint32_t OsNowMs();
 // Faults in the pages of [p, p + size) (mapped by halloc) writable, at once, without changing
 // their contents; does nothing on kernels before Linux 5.14.
 void OsPopulate(void* p, std::size_t size);

@@ -19,10 +19,15 @@ struct Policy {
   // A class whose blocks fit fewer than this many to S gets superblocks of 2, 4 or 8 S, so that
   // they do: 0 = every superblock is S, as in the paper.
   std::size_t min_superblock_blocks;
-  std::size_t heaps_per_cpu;     // heaps = heaps_per_cpu x CPUs; 0 = one heap per thread
-  std::size_t max_heaps;         // hard cap on per-processor heaps
-  bool use_global_heap;          // false: superblocks never leave their heap (serial baseline)
-  std::size_t empty_reserve;     // empty superblocks the global heap keeps; beyond go to the OS
+  std::size_t heaps_per_cpu;  // heaps = heaps_per_cpu x CPUs; 0 = one heap per thread
+  std::size_t max_heaps;      // hard cap on per-processor heaps
+  bool use_global_heap;       // false: superblocks never leave their heap (serial baseline)
+  std::size_t empty_reserve;  // empty superblocks the global heap keeps; beyond go to the OS
+  // Superblock memory given back to the OS (region.h) keeps its pages until it has waited this
+  // long (checked at the next superblock release), so a program that frees and allocates again
+  // reuses it without page faults and frees without a madvise in the middle; 0 = at once (in
+  // batches).
+  unsigned superblock_decommit_ms;
   std::size_t cache_bytes;       // per thread and class, free blocks kept without a lock; 0 = none
   std::size_t cache_min_blocks;  // ... but room for at least this many (when cache_bytes > 0)
   // Freed large mappings kept for reuse (large.h): up to large_cache_bytes, or 1 /
@@ -57,6 +62,7 @@ inline constexpr Policy kHallocPolicy{
     .max_heaps = 256,
     .use_global_heap = true,
     .empty_reserve = 16,
+    .superblock_decommit_ms = 1000,
     .cache_bytes = 16 << 10,
     .cache_min_blocks = 4,
     .large_cache_bytes = 32 << 20,
@@ -79,6 +85,7 @@ inline constexpr Policy kPaperPolicy{
     .max_heaps = 1024,
     .use_global_heap = true,
     .empty_reserve = 32,
+    .superblock_decommit_ms = 0,
     .cache_bytes = 0,
     .cache_min_blocks = 0,
     .large_cache_bytes = 0,
@@ -101,6 +108,7 @@ inline constexpr Policy kSerialPolicy{
     .max_heaps = 1,
     .use_global_heap = false,
     .empty_reserve = 0,
+    .superblock_decommit_ms = 0,
     .cache_bytes = 0,
     .cache_min_blocks = 0,
     .large_cache_bytes = 0,

@@ -26,7 +26,8 @@ struct RegionPool {
   Mutex lock;
   Region* open = nullptr;  // regions with a free granule, first to last
   Region* last = nullptr;
-  std::size_t dirty = 0;  // granules free but not yet given back (superblock pools only)
+  std::size_t dirty = 0;             // granules free but not yet given back (superblock pools only)
+  std::uint32_t dirty_since_ms = 0;  // when `dirty` last became nonzero
 
   void Link(Region* r) {  // at the front
     r->prev = nullptr;
@@ -54,7 +55,9 @@ struct RegionPool {
 constexpr int kRegionLookahead = 16;
 // Freed superblock granules are given back to the OS in batches of at least this many, with one
 // madvise per run of adjacent ones: a program freeing a million blocks releases thousands of
-// superblocks, and a system call for each cost more than the frees. Large objects need zeroed
+// superblocks, and a system call for each cost more than the frees. They also wait
+// superblock_decommit_ms first (policy.h): giving back 200 MiB inside a program's frees cost it
+// a fifth of its time, pages the next allocations fault in again. Large objects need zeroed
 // memory when reused (calloc), so their granules go back at once.
 constexpr std::size_t kDecommitBatch = 64;
 
@@ -174,8 +177,12 @@ void RegionFree(RegionKind kind, void* p, std::size_t granules) {
     pool.Link(r);  // to the front: freed granules are taken first
     if (batched) {
       r->dirty |= RunMask(first, granules);
+      const std::uint32_t now = kPolicy.superblock_decommit_ms ? OsNowMs() : 0;
+      if (pool.dirty == 0) pool.dirty_since_ms = now;
       pool.dirty += granules;
-      if (pool.dirty >= kDecommitBatch) Decommit(pool);
+      if (pool.dirty >= kDecommitBatch &&
+          now - pool.dirty_since_ms >= kPolicy.superblock_decommit_ms)
+        Decommit(pool);
     }
   }
   OsAccount(-static_cast<std::ptrdiff_t>(granules * kSuperblockSize), PurposeOf(kind));
@@ -196,6 +203,13 @@ bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t mo
   }
   OsAccount(static_cast<std::ptrdiff_t>(more * kSuperblockSize), PurposeOf(kind));
   return true;
+}
+
+void RegionsBeforeLargeMapping() {
+  if constexpr (kPolicy.superblock_decommit_ms == 0) return;  // never more than a batch waits
+  RegionPool& pool = g_pools[static_cast<int>(RegionKind::kSuperblocks)];
+  LockGuard guard(pool.lock);
+  if (pool.dirty >= kDecommitBatch) Decommit(pool);
 }
 
 std::size_t RegionDecommitAll() {

@@ -28,8 +28,15 @@ inline constexpr std::size_t kRegionMaxRun = kRegionGranules - 1;
 // (their batch had not gone back to the OS yet).
 void* RegionAlloc(RegionKind kind, std::size_t granules);
 // Gives back granules [p, p + granules S) of one region: their memory goes back to the OS, at
-// once for large objects, in batches for superblocks (see kDecommitBatch in region.cc).
+// once for large objects. Superblock granules keep theirs for reuse until at least
+// kDecommitBatch of them have waited the policy's superblock_decommit_ms (checked when more are
+// given back), halloc maps fresh memory for a large object, or malloc_trim; then all go back
+// together, one madvise per run.
 void RegionFree(RegionKind kind, void* p, std::size_t granules);
+// Called before halloc maps fresh memory for a large object: superblock memory waiting to go
+// back (at least a batch) goes now, so the two kinds together never keep more than a batch
+// beyond what the program had in use.
+void RegionsBeforeLargeMapping();
 // Gives back the memory of every freed superblock granule still waiting for its batch
 // (malloc_trim); returns how many granules.
 std::size_t RegionDecommitAll();

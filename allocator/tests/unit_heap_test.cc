@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -200,13 +201,13 @@ TEST(Heap, EmptySuperblocksBeyondTheReserveGoBackToTheOs) {
   ExpectConsistent();
 }
 
-TEST(Heap, ResidentMemoryFallsAfterABurstIsFreed) {
-  constexpr std::size_t kBurst = 64u << 20;
-  std::size_t before = halloc_test::ResidentBytes();
+// A burst of `bytes` in 256-byte blocks, each touched, freed by a thread of its own; returns the
+// resident bytes at its peak.
+std::size_t FreedBurst(std::size_t bytes) {
   std::size_t during = 0;
   std::thread t([&] {
     std::vector<void*> blocks;
-    for (std::size_t i = 0; i < kBurst / 256; ++i) {
+    for (std::size_t i = 0; i < bytes / 256; ++i) {
       auto* p = static_cast<char*>(Malloc(256));
       p[0] = 1;
       blocks.push_back(p);
@@ -215,17 +216,48 @@ TEST(Heap, ResidentMemoryFallsAfterABurstIsFreed) {
     for (void* p : blocks) Free(p);
   });
   t.join();
-  std::size_t after = halloc_test::ResidentBytes();
+  return during;
+}
+
+TEST(Heap, ResidentMemoryFallsAfterABurstIsFreed) {
+  constexpr std::size_t kBurst = 64u << 20;
+  std::size_t before = halloc_test::ResidentBytes();
+  std::size_t during = FreedBurst(kBurst);
   ASSERT_GE(during, before + kBurst / 2) << "the burst was not resident";
+  if (kPolicy.superblock_decommit_ms > 0) {
+    // Freed superblock memory waits superblock_decommit_ms for reuse; once it has, the next
+    // superblock given back (here a second, small burst's) returns it all.
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPolicy.superblock_decommit_ms * 5 / 4));
+    FreedBurst(8u << 20);
+  }
+  std::size_t after = halloc_test::ResidentBytes();
   if (kPolicy.use_global_heap) {
-    // What may stay: the heap's slack, the global heap's reserve, a thread cache.
+    // What may stay: the heap's slack, the global heap's reserve, a thread cache, and the
+    // second burst's superblocks (they have not waited yet).
     std::size_t kept = (kPolicy.slack + kPolicy.empty_reserve + 2) * kSuperblockSize +
-                       kCacheLimits.bound_bytes + (4u << 20);
+                       kCacheLimits.bound_bytes + (4u << 20) +
+                       (kPolicy.superblock_decommit_ms > 0 ? (8u << 20) : 0);
     EXPECT_LE(after, before + kept) << "before " << before << ", during " << during;
   } else {
     EXPECT_GE(after + (4u << 20), during) << "the serial baseline keeps its superblocks";
   }
   ExpectConsistent();
+}
+
+TEST(Heap, FreedSuperblockMemoryGoesBackBeforeALargeMapping) {
+  if (!kPolicy.use_global_heap) GTEST_SKIP() << "the serial baseline keeps its superblocks";
+  constexpr std::size_t kBurst = 64u << 20;
+  std::size_t before = halloc_test::ResidentBytes();
+  FreedBurst(kBurst);
+  // No wait: a fresh large mapping takes the freed superblock memory back to the OS first, so
+  // the two kinds never hold more together than the program had in use.
+  void* big = Malloc(kBurst);
+  ASSERT_NE(big, nullptr);
+  std::size_t after = halloc_test::ResidentBytes();
+  Free(big);
+  std::size_t kept = (kPolicy.slack + kPolicy.empty_reserve + 2) * kSuperblockSize +
+                     kCacheLimits.bound_bytes + (4u << 20);
+  EXPECT_LE(after, before + kept) << "before " << before;
 }
 
 TEST(Large, ObjectsAboveHalfASuperblockComeFromTheOs) {

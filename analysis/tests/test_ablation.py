@@ -67,7 +67,8 @@ def test_ablation_command_writes_the_tables(write_json, tmp_path, capsys):
     text = (tmp_path / "ablation.md").read_text()
     assert (
         "| halloc | + superblocks of 2-4 S and 4 cached blocks for the largest classes, emptied "
-        "superblocks leave at once, freed large mappings kept (= halloc) | 1.50 | 1.50 |" in text
+        "superblocks leave at once, freed memory kept for reuse (large mappings; superblock "
+        "pages for 1 s) (= halloc) | 1.50 | 1.50 |" in text
     )
     assert "| halloc-abl-s64k | + 64 KiB superblocks (K = 64, reserve 16 empty) | 1.20 |" in text
     assert "| w | 1 | jemalloc | 1.25 |" in text
