@@ -28,8 +28,7 @@ constexpr std::uint64_t OddInverse(std::uint64_t odd) {
   return x;
 }
 constexpr std::uint64_t BlockIndex(std::uint64_t offset, std::uint64_t inverse, unsigned shift) {
-  const std::uint64_t q = offset * inverse;
-  return (q >> shift) | (q << ((64 - shift) & 63));
+  return std::rotr(offset * inverse, static_cast<int>(shift));
 }
 
 struct SizeClassTable {
