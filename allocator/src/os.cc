@@ -8,8 +8,30 @@
 
 #include "lock.h"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace halloc {
 namespace {
+
+// ThreadSanitizer intercepts mmap and munmap but not mremap, so a range one thread's mremap
+// moved its pages away from, and another thread's mremap later grew into, keeps the first
+// thread's accesses in its shadow: the second thread's use of its own new memory then looks
+// like a race. The kernel orders the two; one sync object tells ThreadSanitizer so. A thread
+// releases it before an mremap gives a range up, and acquires it after one takes a range.
+#if defined(__SANITIZE_THREAD__)
+char g_address_handover;
+void BeforeRangeGivenUp() {
+  __tsan_release(&g_address_handover);
+}
+void AfterRangeTaken() {
+  __tsan_acquire(&g_address_handover);
+}
+#else
+void BeforeRangeGivenUp() {}
+void AfterRangeTaken() {}
+#endif
 
 struct Counter {
   std::atomic<std::size_t> bytes{0};
@@ -167,16 +189,19 @@ void OsAfterForkInChild() {
 }
 
 bool OsResizeInPlace(void* p, std::size_t old_size, std::size_t new_size, MapPurpose purpose) {
+  if (new_size < old_size) BeforeRangeGivenUp();
   int saved = errno;
   void* q = mremap(p, old_size, new_size, 0);
   errno = saved;
   if (q == MAP_FAILED) return false;
+  if (new_size > old_size) AfterRangeTaken();
   Account(static_cast<std::ptrdiff_t>(new_size) - static_cast<std::ptrdiff_t>(old_size), purpose);
   return true;
 }
 
 bool OsMoveInto(void* p, std::size_t old_size, void* target, std::size_t new_size,
                 MapPurpose purpose) {
+  BeforeRangeGivenUp();
   int saved = errno;
   void* q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
   errno = saved;
