@@ -100,7 +100,7 @@ void OwnerLocks::Return(Superblock* sb, void* const* blocks, std::uint32_t n) {
 
 std::uint32_t OwnerLocks::ReturnRun(Superblock* sb, std::atomic<std::uint8_t>* const* states,
                                     std::uint32_t n) {
-  if (!LockOwnerOf(sb)) return sb->RunLength(states, n);  // abandoned at fork: leak
+  if (!LockOwnerOf(sb)) return 1;  // abandoned at fork: leak the first block
   return locked_->FreeRun(sb, states, n, release_);
 }
 

@@ -142,7 +142,7 @@ class OwnerLocks {
   // Gives back n blocks of sb, each checked live and marked held by free().
   void Return(Superblock* sb, void* const* blocks, std::uint32_t n);
   // Gives back the blocks of sb among the first of states[0, n) (cached blocks' state bytes;
-  // Superblock::PushRun), and returns how many.
+  // Superblock::PushRun), and returns how many (at least one).
   std::uint32_t ReturnRun(Superblock* sb, std::atomic<std::uint8_t>* const* states,
                           std::uint32_t n);
 

@@ -161,13 +161,6 @@ struct alignas(kCacheLine) Superblock {
     Pushed(k, low);
     return k;
   }
-  // The length of the longest prefix of states[0, n) that are state bytes of this superblock.
-  std::uint32_t RunLength(std::atomic<std::uint8_t>* const* states, std::uint32_t n) const {
-    const auto first = reinterpret_cast<std::uintptr_t>(States());
-    std::uint32_t k = 0;
-    while (k < n && reinterpret_cast<std::uintptr_t>(states[k]) - first < capacity) ++k;
-    return k;
-  }
 
   // The index of the block that starts at p, or kNoBlock when p is not at a block boundary.
   // Reads only what cannot change while a block is live, so it needs no lock when p is
