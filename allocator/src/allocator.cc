@@ -56,7 +56,7 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
   heap->lock.Lock();
   void* p = nullptr;
   if (kThreadCache && kCacheLimits.blocks[c] > 0) {
-    tls_cache.Refill(heap, c, release);
+    tls_cache.Refill(c, release);
     if (!tls_cache.Empty(c)) p = tls_cache.Pop(c);
   } else {
     std::atomic<std::uint8_t>* state;
@@ -84,7 +84,7 @@ inline void* SmallAlloc(std::uint32_t c) {
   if (h == nullptr) return;  // a heap abandoned at fork: leak the block
   ReleaseList release;
   h->Free(sb, &p, 1, release);
-  h->lock.Unlock();
+  h->UnlockAfterFrees(release);
   if (release.head) [[unlikely]]
     release.ReleaseAll();
 }
@@ -107,12 +107,12 @@ inline void* SmallAlloc(std::uint32_t c) {
     state->store(kCached, std::memory_order_relaxed);
     if constexpr (kThreadCache) {
       std::uint32_t c = sb->size_class;
-      Heap* mine = tls_heap;
+      Heap* mine = tls_cache.heap;
       if (sb->owner.load(std::memory_order_relaxed) != mine) {
         // A thread that only frees (a consumer) binds here too: its exit hook flushes the
         // batch, and the batch takes one owner lock per run instead of one per block.
         if (mine || CurrentHeap()) {
-          tls_cache.PushRemote(p);
+          tls_cache.PushRemote(p, sb);
           return;
         }
       } else if (kCacheLimits.blocks[c] > 0) {
@@ -157,7 +157,7 @@ void Free(void* p) {
   PageMap::Entry e = g_page_map.Lookup(p);  // nothing for nullptr: FreeSlow ignores it
   if constexpr (kThreadCache) {
     Superblock* sb = e.superblock();
-    if (sb != nullptr && sb->owner.load(std::memory_order_relaxed) == tls_heap) [[likely]] {
+    if (sb != nullptr && sb->owner.load(std::memory_order_relaxed) == tls_cache.heap) [[likely]] {
       const std::uintptr_t offset =
           reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(sb->memory());
       const std::uint64_t i = sb->IndexAtOffset(offset);  // capacity or more: not a block start

@@ -106,6 +106,10 @@ bool CheckInbox(const Heap* h, Violation& v) {
       v = {"inbox holds a pointer that is not a block (or a cycle)", h, sb, bytes, 0};
       return false;
     }
+    if (b->superblock != sb) {
+      v = {"inbox block names another superblock than its own", h, sb, bytes, 0};
+      return false;
+    }
     bytes += sb->block_size;
   }
   std::size_t counted = h->inbox_bytes.load(std::memory_order_relaxed);

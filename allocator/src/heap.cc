@@ -90,7 +90,7 @@ Heap* LockOwner(Superblock* sb) {
 }
 
 OwnerLocks::~OwnerLocks() {
-  if (locked_) locked_->lock.Unlock();
+  if (locked_) locked_->UnlockAfterFrees(release_);
   release_.ReleaseAll();
 }
 
@@ -127,15 +127,15 @@ bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
   std::size_t bytes = 0;
   OwnerLocks owners;
   void* run[64];
-  while (b) {
+  for (Superblock *sb = b->superblock, *next_sb; b; sb = next_sb) {
     // A run of blocks of one superblock; their superblock may have moved to another heap since
     // they were posted, and OwnerLocks finds its owner now.
-    Superblock* sb = SuperblockOf(b);
     std::uint32_t n = 0;
     do {
       run[n++] = b;
       b = b->next;
-    } while (b && n < 64 && SuperblockOf(b) == sb);
+      next_sb = b ? b->superblock : nullptr;
+    } while (next_sb == sb && n < 64);
     bytes += std::size_t{n} * sb->block_size;
     owners.Return(sb, run, n);
   }
@@ -249,7 +249,12 @@ std::uint32_t Heap::FreeRun(Superblock* sb, std::atomic<std::uint8_t>* const* st
   return k;
 }
 
-// After blocks went back to sb: refile it, and restore what the heap guarantees.
+void Heap::UnlockAfterFrees(ReleaseList& release) {
+  if (!is_global) Rebalance(nullptr, release);
+  lock.Unlock();
+}
+
+// After blocks went back to sb: refile it (the invariant waits for UnlockAfterFrees).
 void Heap::Released(Superblock* sb, ReleaseList& release) {
   if (sb->empty()) {
     empty_granules += sb->granules();  // it just became empty
@@ -269,7 +274,6 @@ void Heap::Released(Superblock* sb, ReleaseList& release) {
     }
   }
   Refile(sb);
-  if (!is_global) Rebalance(nullptr, release);
 }
 
 void Heap::Rebalance(const Superblock* keep, ReleaseList& release) {

@@ -78,12 +78,15 @@ struct alignas(kCacheLine) Heap {
   // Lock held.
   std::uint32_t Alloc(std::uint32_t c, void** out, std::atomic<std::uint8_t>** states,
                       std::uint32_t n, ReleaseList& release);
-  // Returns n blocks of sb (which this heap owns) to sb. Lock held.
+  // Returns n blocks of sb (which this heap owns) to sb. Lock held; the emptiness invariant
+  // may be broken until UnlockAfterFrees, so that many frees under one lock check it once.
   void Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release);
   // Returns the blocks of sb among the first of states[0, n) to sb (Superblock::PushRun), and
-  // how many. Lock held.
+  // how many. Lock held; as Free.
   std::uint32_t FreeRun(Superblock* sb, std::atomic<std::uint8_t>* const* states, std::uint32_t n,
                         ReleaseList& release);
+  // Restores the invariant after Free and FreeRun, and unlocks.
+  void UnlockAfterFrees(ReleaseList& release);
   // Its last thread left: gives every superblock at least f empty to the global heap, where
   // any thread can use it, and keeps the fuller ones for the next thread that binds here
   // (which, as in larson, often inherits and frees their blocks). Lock held.
@@ -151,7 +154,7 @@ class OwnerLocks {
   // abandoned at a fork.
   bool LockOwnerOf(Superblock* sb) {
     if (locked_ == nullptr || sb->owner.load(std::memory_order_relaxed) != locked_) {
-      if (locked_) locked_->lock.Unlock();
+      if (locked_) locked_->UnlockAfterFrees(release_);
       locked_ = LockOwner(sb);
     }
     return locked_ != nullptr;

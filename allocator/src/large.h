@@ -120,7 +120,7 @@ void LargeFree(LargeHeader* h);
 // nothing, otherwise.
 inline bool LargeFreeToSpare(LargeHeader* h) {
   if (!kLargeCache || tls_large_spare != nullptr || h->alignment() > kCacheLine ||
-      h->map_size > kSpareMax || tls_heap == nullptr)
+      h->map_size > kSpareMax || tls_cache.heap == nullptr)
     return false;
   h->user = nullptr;  // kept: a second free of the same pointer no longer matches
   tls_large_spare = h;

@@ -31,6 +31,7 @@
 namespace halloc {
 
 struct Heap;
+struct Superblock;
 
 // A block's state in its superblock's map. Below the bump index: kLive (the program's), kFreed
 // (free in the superblock), kCached (freed, held outside it: a cache, a batch, an inbox) or
@@ -52,10 +53,14 @@ constexpr std::size_t StateMapBytes(std::size_t capacity) {
 // A block index that no block has.
 inline constexpr std::uint32_t kNoBlock = ~std::uint32_t{0};
 
-// A freed block on its way back to its owner heap (an inbox), linked through its first word.
+// A freed block on its way back to its owner heap (an inbox), linked through its first word,
+// with its superblock in the second, so neither the thread that posts it nor the owner looks it
+// up again (a block's superblock cannot change while the block is not free in it).
 struct FreeBlock {
   FreeBlock* next;
+  Superblock* superblock;
 };
+static_assert(sizeof(FreeBlock) <= kMinAlign, "every block holds a FreeBlock");
 
 struct alignas(kCacheLine) Superblock {
   std::atomic<Heap*> owner;
@@ -103,24 +108,29 @@ struct alignas(kCacheLine) Superblock {
     const std::uint32_t free = std::min<std::uint32_t>(bump - used, n);  // kFreed below bump
     const std::uint32_t carve = std::min<std::uint32_t>(n - free, capacity - bump);
     const std::uint32_t got = free + carve;
+    // Locals: a store to a state byte may alias any member, so the compiler would reload them.
+    std::atomic<std::uint8_t>* const map = States();
+    char* const base = memory();
+    const std::size_t size = block_size;
     // Never-used blocks, highest first.
-    char* p = memory() + std::size_t{bump + carve} * block_size;
-    for (std::uint32_t k = 0, i = bump + carve; k < carve; ++k) {
-      p -= block_size;
-      --i;
-      SetState(i, kCarved);
+    char* p = base + std::size_t{bump + carve} * size;
+    std::atomic<std::uint8_t>* state = map + bump + carve;
+    for (std::uint32_t k = 0; k < carve; ++k) {
+      p -= size;
+      --state;
+      state->store(kCarved, std::memory_order_relaxed);
       out[k] = p;
-      if (states) states[k] = StateByte(i);
+      if (states) states[k] = state;
     }
     bump = static_cast<std::uint16_t>(bump + carve);
     // Free ones, found lowest first, written from the top down.
     std::uint32_t i = scan;
     for (std::uint32_t k = got; k > carve; ++i) {
-      if (State(i) != kFreed) continue;
-      SetState(i, kCached);
+      if (map[i].load(std::memory_order_relaxed) != kFreed) continue;
+      map[i].store(kCached, std::memory_order_relaxed);
       --k;
-      out[k] = memory() + std::size_t{i} * block_size;
-      if (states) states[k] = StateByte(i);
+      out[k] = base + std::size_t{i} * size;
+      if (states) states[k] = map + i;
     }
     // Every free block below i was taken; when none is left below bump, none is below bump.
     scan = static_cast<std::uint16_t>(std::size_t{bump} - used - got > 0 ? i : bump);
@@ -138,10 +148,15 @@ struct alignas(kCacheLine) Superblock {
 
   // Takes back n blocks of this superblock (each kCached, or just checked live by free()).
   void PushBlocks(void* const* blocks, std::uint32_t n) {
+    std::atomic<std::uint8_t>* const map = States();  // locals, as in PopInto
+    const auto base = reinterpret_cast<std::uintptr_t>(memory());
+    const std::uint64_t inv = inverse;
+    const std::uint8_t sh = shift;
     std::uint32_t low = scan;
     for (std::uint32_t k = 0; k < n; ++k) {
-      const std::uint32_t i = IndexOf(blocks[k]);
-      SetState(i, kFreed);
+      const auto i = static_cast<std::uint32_t>(
+          BlockIndex(reinterpret_cast<std::uintptr_t>(blocks[k]) - base, inv, sh));
+      map[i].store(kFreed, std::memory_order_relaxed);
       low = std::min(low, i);
     }
     Pushed(n, low);
@@ -151,10 +166,11 @@ struct alignas(kCacheLine) Superblock {
   // state bytes, so a run of one superblock's blocks is found and freed in one pass.
   std::uint32_t PushRun(std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
     const auto first = reinterpret_cast<std::uintptr_t>(States());
+    const std::uintptr_t count = capacity;  // a local: the stores below may alias any member
     std::uint32_t k = 0, low = scan;
     for (; k < n; ++k) {
       const std::uintptr_t i = reinterpret_cast<std::uintptr_t>(states[k]) - first;
-      if (i >= capacity) break;
+      if (i >= count) break;
       states[k]->store(kFreed, std::memory_order_relaxed);
       low = std::min(low, static_cast<std::uint32_t>(i));
     }

@@ -12,8 +12,6 @@
 
 namespace halloc {
 
-constinit thread_local Heap* tls_heap [[gnu::tls_model("initial-exec")]] = nullptr;
-
 namespace {
 
 enum : int { kUninitialized, kInitializing, kReady };
@@ -29,7 +27,7 @@ void UnbindThread(void* arg) {
   auto* heap = static_cast<Heap*>(arg);
   if (kThreadCache) tls_cache.FlushAll();
   LargeThreadExit();
-  tls_heap = nullptr;
+  tls_cache.heap = nullptr;
   bool last;
   {
     LockGuard guard(g_binding_lock);
@@ -53,7 +51,7 @@ void UnbindThread(void* arg) {
 // replaces each heap that was locked, since its lists may be half updated, with a fresh one.
 // Blocks of a replaced heap stay valid but are never reused: their frees are ignored.
 void AfterForkInChild() {
-  Heap* mine = tls_heap;
+  Heap* mine = tls_cache.heap;
   // The fork may have interrupted this thread inside its own cache (from a signal handler):
   // start the child with an empty one; the cached blocks are leaked.
   tls_cache = ThreadCache{};
@@ -78,7 +76,7 @@ void AfterForkInChild() {
     }
     h->threads.store(h == mine ? 1 : 0, std::memory_order_relaxed);
   }
-  tls_heap = mine;
+  tls_cache.heap = mine;
   if (mine) pthread_setspecific(g_exit_key, mine);
 }
 
@@ -138,7 +136,7 @@ Heap* BindThread() {
   }
   // Bind before registering the exit hook: pthread_setspecific may allocate, and that
   // allocation must find the binding in place.
-  tls_heap = chosen;
+  tls_cache.heap = chosen;
   pthread_setspecific(g_exit_key, chosen);
   return chosen;
 }

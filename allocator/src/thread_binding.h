@@ -3,18 +3,17 @@
 // to the one with the fewest threads. It unbinds when it exits, and the last thread to leave
 // a heap gives the heap's mostly-empty superblocks to the global heap.
 //
-// The binding lives in initial-exec TLS, so the fast path reads it with one instruction and no
-// call into the dynamic loader.
+// The binding (ThreadCache::heap) lives in initial-exec TLS, so the fast path reads it with one
+// instruction and no call into the dynamic loader.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 
 #include "heap.h"
+#include "thread_cache.h"
 
 namespace halloc {
-
-extern constinit thread_local Heap* tls_heap [[gnu::tls_model("initial-exec")]];
 
 // Binds the calling thread to a heap (the slow path of CurrentHeap).
 Heap* BindThread();
@@ -22,7 +21,7 @@ Heap* BindThread();
 // The calling thread's heap, binding it (and initialising halloc) on first use. nullptr only
 // when the OS refuses memory for a heap.
 inline Heap* CurrentHeap() {
-  Heap* h = tls_heap;
+  Heap* h = tls_cache.heap;
   if (h == nullptr) [[unlikely]]
     h = BindThread();
   return h;

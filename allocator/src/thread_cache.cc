@@ -10,12 +10,13 @@ namespace halloc {
 
 constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] = {};
 
-void ThreadCache::Refill(Heap* heap, std::uint32_t c, ReleaseList& release) {
-  const std::uint32_t want = kCacheLimits.base[c] + (kCacheLimits.blocks[c] + 1) / 2;
-  while (top[c] < want) {
-    std::uint32_t got = heap->Alloc(c, &slots[top[c]], &states[top[c]], want - top[c], release);
+void ThreadCache::Refill(std::uint32_t c, ReleaseList& release) {
+  std::uint16_t& top = stacks[c].top;
+  const std::uint32_t want = stacks[c].base + (kCacheLimits.blocks[c] + 1) / 2;
+  while (top < want) {
+    std::uint32_t got = heap->Alloc(c, &slots[top], &states[top], want - top, release);
     if (got == 0) return;
-    top[c] = static_cast<std::uint16_t>(top[c] + got);
+    top = static_cast<std::uint16_t>(top + got);
   }
 }
 
@@ -45,7 +46,7 @@ void ReturnBlocks(void* const* blocks, std::uint32_t n) {
 void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
   // The oldest blocks (the bottom of the stack) go: the newest are the likeliest in the CPU's
   // cache. Each run of one superblock's blocks goes back in one pass over its state bytes.
-  const std::uint32_t base = kCacheLimits.base[c];
+  const std::uint32_t base = stacks[c].base;
   if (n > Count(c)) n = Count(c);
   {
     OwnerLocks owners;
@@ -56,7 +57,7 @@ void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
   std::uint32_t left = Count(c) - n;
   std::memmove(&slots[base], &slots[base + n], left * sizeof(slots[0]));
   std::memmove(&states[base], &states[base + n], left * sizeof(states[0]));
-  top[c] = static_cast<std::uint16_t>(base + left);
+  stacks[c].top = static_cast<std::uint16_t>(base + left);
 }
 
 void ThreadCache::FlushRemote() {
@@ -67,14 +68,14 @@ void ThreadCache::FlushRemote() {
   for (std::uint32_t i = 0, end; i < remote_count; i = end) {
     // Chain the run of blocks whose superblocks one heap owns and post it to that heap.
     auto* first = static_cast<FreeBlock*>(remote[i]);
-    Superblock* sb = SuperblockOf(first);
+    Superblock* sb = first->superblock;
     // Acquire: Post reads the owner's fields (superblock.h).
     Heap* owner = sb->owner.load(std::memory_order_acquire);
     FreeBlock* last = first;
     std::size_t bytes = sb->block_size;
     for (end = i + 1; end < remote_count; ++end) {
       auto* b = static_cast<FreeBlock*>(remote[end]);
-      sb = SuperblockOf(b);
+      sb = b->superblock;
       if (sb->owner.load(std::memory_order_relaxed) != owner) break;
       last->next = b;
       last = b;
@@ -83,7 +84,7 @@ void ThreadCache::FlushRemote() {
     last->next = nullptr;
     // Blocks whose superblock came back to this thread's own heap meanwhile are not posted
     // to itself: they go straight back below.
-    if (owner != tls_heap && owner->Post(first, last, bytes)) {
+    if (owner != heap && owner->Post(first, last, bytes)) {
       // Its last thread may have left between the check in Post and the push, after taking
       // back what was there: then nobody else will (the two sides order by seq_cst).
       if (owner->threads.load(std::memory_order_seq_cst) == 0) owner->Drain();

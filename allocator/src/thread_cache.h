@@ -51,41 +51,61 @@ inline constexpr CacheLimits kCacheLimits = BuildCacheLimits();
 // thread's mallocs.
 inline constexpr std::uint32_t kRemoteBatch = 64;
 
-// A class's stack is slots[base, top): each block with the address of its state byte beside it,
-// so malloc marks a block live without finding its superblock.
+// Where class c's stack lies in ThreadCache::slots: slots[base, top), room up to end. The three
+// sit side by side in the thread's memory, so malloc and free read a class's with one cache
+// line and no table of limits.
+struct CacheStack {
+  std::uint16_t top, base, end, unused;
+};
+static_assert(sizeof(CacheStack) == 8);
+
+constexpr std::array<CacheStack, SizeClassTable::kMaxClasses> EmptyCacheStacks() {
+  std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = {};
+  for (std::uint32_t c = 0; c < SizeClassTable::kMaxClasses; ++c)
+    stacks[c] = {kCacheLimits.base[c], kCacheLimits.base[c], kCacheLimits.end[c], 0};
+  return stacks;
+}
+
+// The thread's heap binding (thread_binding.h) and its caches. Each block in a stack has the
+// address of its state byte beside it, so malloc marks a block live without finding its
+// superblock. The binding is here, beside the stacks, so free() reads both from one base.
 struct ThreadCache {
-  std::array<std::uint16_t, SizeClassTable::kMaxClasses> top = kCacheLimits.base;
+  Heap* heap = nullptr;
+  std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = EmptyCacheStacks();
   void* slots[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
   std::atomic<std::uint8_t>* states[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
   void* remote[kRemoteBatch];
   std::uint32_t remote_count;
 
-  std::uint32_t Count(std::uint32_t c) const { return top[c] - kCacheLimits.base[c]; }
-  bool Empty(std::uint32_t c) const { return top[c] == kCacheLimits.base[c]; }
-  bool Full(std::uint32_t c) const { return top[c] == kCacheLimits.end[c]; }
+  std::uint32_t Count(std::uint32_t c) const { return stacks[c].top - stacks[c].base; }
+  bool Empty(std::uint32_t c) const { return stacks[c].top == stacks[c].base; }
+  bool Full(std::uint32_t c) const { return stacks[c].top == stacks[c].end; }
   // The newest block of class c, which must have one, marked live.
   void* Pop(std::uint32_t c) {
-    std::uint32_t t = top[c] - 1u;
-    top[c] = static_cast<std::uint16_t>(t);
+    const std::size_t t = std::size_t{stacks[c].top} - 1;
+    stacks[c].top = static_cast<std::uint16_t>(t);
     void* p = slots[t];
     states[t]->store(kLive, std::memory_order_relaxed);
     return p;
   }
   // p, whose state byte is `state`, goes on class c's stack, which must not be full.
   void Push(std::uint32_t c, void* p, std::atomic<std::uint8_t>* state) {
-    std::uint32_t t = top[c];
+    std::uint32_t t = stacks[c].top;
     slots[t] = p;
     states[t] = state;
-    top[c] = static_cast<std::uint16_t>(t + 1);
+    stacks[c].top = static_cast<std::uint16_t>(t + 1);
   }
 
-  void PushRemote(void* p) {
+  // p, a block of sb, waits to go back to sb's owner.
+  void PushRemote(void* p, Superblock* sb) {
+    static_cast<FreeBlock*>(p)->superblock = sb;
     remote[remote_count++] = p;
     if (remote_count == kRemoteBatch) FlushRemote();
   }
 
-  // Refills class c's empty stack from `heap` (locked by the caller) up to half its limit.
-  void Refill(Heap* heap, std::uint32_t c, ReleaseList& release);
+  // Refills class c's empty stack from the thread's heap (locked by the caller) up to half its
+  // limit.
+  void Refill(std::uint32_t c, ReleaseList& release);
   // Returns the n oldest blocks of class c to their superblocks' owners.
   void Flush(std::uint32_t c, std::uint32_t n);
   // Returns the remote blocks to their owners.

@@ -32,7 +32,7 @@ void ExpectConsistent() {
 halloc_heap_stats MyHeap() {
   halloc_heap_stats s{};
   Free(Malloc(1));  // make sure this thread is bound
-  EXPECT_EQ(halloc_get_heap_stats(tls_heap->index, &s), 0);
+  EXPECT_EQ(halloc_get_heap_stats(tls_cache.heap->index, &s), 0);
   return s;
 }
 
@@ -78,7 +78,7 @@ TEST(Heap, CrossThreadFreeReturnsTheBlockToItsOwner) {
   Heap* owner = nullptr;
   std::thread producer([&] {
     for (int i = 0; i < 5000; ++i) blocks.push_back(Malloc(48));
-    owner = tls_heap;
+    owner = tls_cache.heap;
     // Stay bound while the main thread frees, so the heap is not flushed at exit.
   });
   producer.join();
@@ -98,7 +98,7 @@ TEST(Heap, BlocksPostedToAHeapsInboxComeBackWhenItDrains) {
   std::atomic<int> stage{0};
   std::thread producer([&] {
     for (int i = 0; i < 100; ++i) blocks.push_back(Malloc(64));
-    owner = tls_heap;
+    owner = tls_cache.heap;
     stage.store(1);
     while (stage.load() != 2) std::this_thread::yield();  // stay bound: Post needs a thread
   });
@@ -113,6 +113,7 @@ TEST(Heap, BlocksPostedToAHeapsInboxComeBackWhenItDrains) {
     Superblock* sb = SuperblockOf(p);
     ASSERT_NE(sb, nullptr);
     sb->SetState(sb->IndexOf(p), kCached);
+    static_cast<FreeBlock*>(p)->superblock = sb;
   }
   auto* first = static_cast<FreeBlock*>(blocks.front());
   FreeBlock* last = first;
