@@ -119,17 +119,16 @@ bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
   return true;
 }
 
-// Flattened: the blocks usually come one or two a superblock, so a call per run would cost as
-// much as returning the block.
-[[gnu::flatten]] void Heap::Drain() {
-  FreeBlock* b = inbox.exchange(nullptr, std::memory_order_seq_cst);
-  if (b == nullptr) return;
+// Flattened: a run is often a few blocks, so a call per run would cost as much as returning
+// them.
+[[gnu::flatten]] std::size_t ReturnChain(FreeBlock* b) {
+  if (b == nullptr) return 0;
   std::size_t bytes = 0;
   OwnerLocks owners;
   void* run[64];
   for (Superblock *sb = b->superblock, *next_sb; b; sb = next_sb) {
     // A run of blocks of one superblock; their superblock may have moved to another heap since
-    // they were posted, and OwnerLocks finds its owner now.
+    // they were freed, and OwnerLocks finds its owner now.
     std::uint32_t n = 0;
     do {
       run[n++] = b;
@@ -139,7 +138,13 @@ bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
     bytes += std::size_t{n} * sb->block_size;
     owners.Return(sb, run, n);
   }
-  inbox_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  return bytes;
+}
+
+void Heap::Drain() {
+  FreeBlock* b = inbox.exchange(nullptr, std::memory_order_seq_cst);
+  if (b == nullptr) return;
+  inbox_bytes.fetch_sub(ReturnChain(b), std::memory_order_relaxed);
 }
 
 Heap* GlobalHeap() {

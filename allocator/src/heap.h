@@ -164,6 +164,10 @@ class OwnerLocks {
   ReleaseList release_;
 };
 
+// Returns a chain of freed blocks (each marked held, FreeBlock::superblock set) to their
+// superblocks' owners, and their bytes. Hold no heap lock.
+std::size_t ReturnChain(FreeBlock* b);
+
 Heap* NewHeap(std::uint32_t index, bool is_global);
 Heap* GlobalHeap();
 void SetGlobalHeap(Heap* h);

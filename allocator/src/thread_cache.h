@@ -48,8 +48,17 @@ inline constexpr CacheLimits kCacheLimits = BuildCacheLimits();
 // Blocks this thread freed that belong to other heaps wait here and go back to their owners
 // in batches: each run of one owner's blocks is posted to that heap's inbox with one atomic
 // push (or, when the inbox is full, returned under the owner's lock). They never serve this
-// thread's mallocs.
+// thread's mallocs. They wait chained by class, so a posted run holds blocks of few
+// superblocks in a row and the owner takes each superblock's back in one step.
 inline constexpr std::uint32_t kRemoteBatch = 64;
+
+// One class's waiting blocks (linked through FreeBlock::next; `last` is valid when `first` is
+// not null).
+struct RemoteChain {
+  FreeBlock* first = nullptr;
+  FreeBlock* last = nullptr;
+};
+static_assert(SizeClassTable::kMaxClasses <= 64, "remote_classes has a bit a class");
 
 // Where class c's stack lies in ThreadCache::slots: slots[base, top), room up to end. The three
 // sit side by side in the thread's memory, so malloc and free read a class's with one cache
@@ -74,8 +83,9 @@ struct ThreadCache {
   std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = EmptyCacheStacks();
   void* slots[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
   std::atomic<std::uint8_t>* states[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
-  void* remote[kRemoteBatch];
-  std::uint32_t remote_count;
+  std::array<RemoteChain, SizeClassTable::kMaxClasses> remote = {};
+  std::uint64_t remote_classes = 0;  // a bit a class whose chain is not empty
+  std::uint32_t remote_count = 0;
 
   std::uint32_t Count(std::uint32_t c) const { return stacks[c].top - stacks[c].base; }
   bool Empty(std::uint32_t c) const { return stacks[c].top == stacks[c].base; }
@@ -98,9 +108,17 @@ struct ThreadCache {
 
   // p, a block of sb, waits to go back to sb's owner.
   void PushRemote(void* p, Superblock* sb) {
-    static_cast<FreeBlock*>(p)->superblock = sb;
-    remote[remote_count++] = p;
-    if (remote_count == kRemoteBatch) FlushRemote();
+    auto* b = static_cast<FreeBlock*>(p);
+    const std::uint32_t c = sb->size_class;
+    RemoteChain& chain = remote[c];
+    b->superblock = sb;
+    b->next = chain.first;
+    if (chain.first == nullptr) {
+      chain.last = b;
+      remote_classes |= std::uint64_t{1} << c;
+    }
+    chain.first = b;
+    if (++remote_count == kRemoteBatch) FlushRemote();
   }
 
   // Refills class c's empty stack from the thread's heap (locked by the caller) up to half its
