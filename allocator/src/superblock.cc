@@ -68,6 +68,7 @@ bool Superblock::Format(std::uint32_t c) {
   // An empty superblock's map holds no live block: keep it when its size fits the class, and
   // clear what it says of the blocks of the old class.
   std::size_t need = StateMapBytes(kSizeClasses.capacity[c]);
+  bool fresh = false;  // a map carved from memory the OS just gave reads all kNeverUsed
   if (states_ == nullptr || StateMapBytes(capacity) != need) {
     LockGuard guard(g_arena.lock);
     void*& free_map = g_arena.free_maps[DescriptorArena::MapIndex(need)];
@@ -76,6 +77,8 @@ bool Superblock::Format(std::uint32_t c) {
       free_map = *static_cast<void**>(map);
     } else if ((map = g_arena.Carve(need)) == nullptr) {
       return false;
+    } else {
+      fresh = true;
     }
     if (states_ != nullptr) {
       void*& old = g_arena.free_maps[DescriptorArena::MapIndex(StateMapBytes(capacity))];
@@ -84,7 +87,9 @@ bool Superblock::Format(std::uint32_t c) {
     }
     states_ = static_cast<std::atomic<std::uint8_t>*>(map);
   }
-  for (std::size_t i = 0; i < need; ++i) states_[i].store(kNeverUsed, std::memory_order_relaxed);
+  if (!fresh) {
+    for (std::size_t i = 0; i < need; ++i) states_[i].store(kNeverUsed, std::memory_order_relaxed);
+  }
   prev = next = nullptr;
   scan = 0;
   used = 0;
