@@ -26,10 +26,11 @@ bool MapGranules(char* memory, std::size_t granules, Superblock* sb) {
   return true;
 }
 
-// A fresh superblock from a region, formatted for class c and entered in the page map.
-Superblock* MapSuperblock(std::uint32_t c) {
+// A fresh superblock for heap `stream` from a region, formatted for class c and entered in the
+// page map.
+Superblock* MapSuperblock(std::uint32_t c, std::size_t stream) {
   const std::size_t granules = kSizeClasses.granules[c];
-  auto* mem = static_cast<char*>(RegionAlloc(RegionKind::kSuperblocks, granules));
+  auto* mem = static_cast<char*>(RegionAlloc(RegionKind::kSuperblocks, granules, stream));
   if (mem == nullptr) return nullptr;
   Superblock* sb = NewSuperblockDescriptor();
   if (sb == nullptr || !sb->Format(c) || !MapGranules(mem, granules, sb)) {
@@ -232,7 +233,7 @@ Superblock* Heap::Acquire(std::uint32_t c, ReleaseList& release) {
     if (sb) Adopt(sb);  // owner changes while both locks are held
   }
   if (sb == nullptr) {
-    sb = MapSuperblock(c);
+    sb = MapSuperblock(c, index);
     if (sb == nullptr) return nullptr;
     Adopt(sb);
   }

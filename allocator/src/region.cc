@@ -18,6 +18,7 @@ struct Region {
   Region* prev;         // neighbours in its pool's list of regions with a free granule
   Region* next;
   bool listed;
+  std::uint8_t pool;  // its index in g_pools
 };
 static_assert(kRegionGranules == 64, "one 64-bit mask a region");
 static_assert(sizeof(Region) <= kPageSize);
@@ -26,8 +27,7 @@ struct RegionPool {
   Mutex lock;
   Region* open = nullptr;  // regions with a free granule, first to last
   Region* last = nullptr;
-  std::size_t dirty = 0;             // granules free but not yet given back (superblock pools only)
-  std::uint32_t dirty_since_ms = 0;  // when `dirty` last became nonzero
+  std::size_t dirty = 0;  // granules free but not yet given back (superblock pools only)
 
   void Link(Region* r) {  // at the front
     r->prev = nullptr;
@@ -61,8 +61,18 @@ constexpr int kRegionLookahead = 16;
 // memory when reused (calloc), so their granules go back at once.
 constexpr std::size_t kDecommitBatch = 64;
 
-constinit RegionPool g_pools[static_cast<int>(RegionKind::kCount)];
+// The superblock pools, then the large objects' one.
+constexpr std::size_t kLargePool = kSuperblockPools;
+constinit RegionPool g_pools[kSuperblockPools + 1];
 constinit std::atomic<std::size_t> g_regions{0};
+// Granules waiting to go back in all superblock pools (the sum of their `dirty`), and when that
+// last became nonzero.
+constinit std::atomic<std::size_t> g_dirty{0};
+constinit std::atomic<std::uint32_t> g_dirty_since_ms{0};
+
+std::size_t PoolIndex(RegionKind kind, std::size_t stream) {
+  return kind == RegionKind::kSuperblocks ? stream % kSuperblockPools : kLargePool;
+}
 
 MapPurpose PurposeOf(RegionKind kind) {
   return kind == RegionKind::kSuperblocks ? MapPurpose::kSuperblock : MapPurpose::kLarge;
@@ -91,8 +101,10 @@ std::size_t FindRun(const Region* r, std::size_t granules) {
 // back); bits a fork left behind in a region the child's pool forgot are not counted. Pool
 // locked.
 void TakeDirty(RegionPool& pool, Region* r, std::uint64_t run) {
-  const auto cleaned = static_cast<std::size_t>(std::popcount(r->dirty & run));
-  pool.dirty -= cleaned < pool.dirty ? cleaned : pool.dirty;
+  auto cleaned = static_cast<std::size_t>(std::popcount(r->dirty & run));
+  if (cleaned > pool.dirty) cleaned = pool.dirty;
+  pool.dirty -= cleaned;
+  g_dirty.fetch_sub(cleaned, std::memory_order_relaxed);
   r->dirty &= ~run;
 }
 
@@ -108,10 +120,10 @@ void* Take(RegionPool& pool, Region* r, std::size_t granules) {
   return Base(r) + first * kSuperblockSize;
 }
 
-Region* MapRegion(RegionKind kind) {
+Region* MapRegion(RegionKind kind, std::size_t pool) {
   void* mem = OsReserve(kRegionSize, kRegionSize);
   if (mem == nullptr) return nullptr;
-  auto* r = new (mem) Region{1, 0, nullptr, nullptr, false};
+  auto* r = new (mem) Region{1, 0, nullptr, nullptr, false, static_cast<std::uint8_t>(pool)};
   if (kind == RegionKind::kSuperblocks) {
     for (std::size_t g = 1; g < kRegionGranules; ++g) {
       if (g_page_map.Lookup(Base(r) + g * kSuperblockSize)) r->used |= std::uint64_t{1} << g;
@@ -135,10 +147,23 @@ void Decommit(RegionPool& pool) {
   }
 }
 
+// Decommits every superblock pool, each under its own lock (hold none); returns the granules.
+std::size_t DecommitSuperblockPools() {
+  std::size_t granules = 0;
+  for (std::size_t i = 0; i < kSuperblockPools; ++i) {
+    RegionPool& pool = g_pools[i];
+    LockGuard guard(pool.lock);
+    granules += pool.dirty;
+    Decommit(pool);
+  }
+  return granules;
+}
+
 }  // namespace
 
-void* RegionAlloc(RegionKind kind, std::size_t granules) {
-  RegionPool& pool = g_pools[static_cast<int>(kind)];
+void* RegionAlloc(RegionKind kind, std::size_t granules, std::size_t stream) {
+  const std::size_t index = PoolIndex(kind, stream);
+  RegionPool& pool = g_pools[index];
   void* p = nullptr;
   {
     // First fit among the first few open regions (those with granules freed last come first);
@@ -152,7 +177,7 @@ void* RegionAlloc(RegionKind kind, std::size_t granules) {
     }
   }
   while (p == nullptr) {
-    Region* r = MapRegion(kind);
+    Region* r = MapRegion(kind, index);
     if (r == nullptr) return nullptr;
     LockGuard guard(pool.lock);
     if (r->used != ~std::uint64_t{0}) pool.Link(r);
@@ -169,7 +194,8 @@ void RegionFree(RegionKind kind, void* p, std::size_t granules) {
   if (!batched) OsDecommit(p, granules * kSuperblockSize);
   Region* r = RegionOf(p);
   std::size_t first = (static_cast<char*>(p) - Base(r)) / kSuperblockSize;
-  RegionPool& pool = g_pools[static_cast<int>(kind)];
+  RegionPool& pool = g_pools[r->pool];
+  bool decommit = false;
   {
     LockGuard guard(pool.lock);
     r->used &= ~RunMask(first, granules);
@@ -177,14 +203,16 @@ void RegionFree(RegionKind kind, void* p, std::size_t granules) {
     pool.Link(r);  // to the front: freed granules are taken first
     if (batched) {
       r->dirty |= RunMask(first, granules);
-      const std::uint32_t now = kPolicy.superblock_decommit_ms ? OsNowMs() : 0;
-      if (pool.dirty == 0) pool.dirty_since_ms = now;
       pool.dirty += granules;
-      if (pool.dirty >= kDecommitBatch &&
-          now - pool.dirty_since_ms >= kPolicy.superblock_decommit_ms)
-        Decommit(pool);
+      const std::uint32_t now = kPolicy.superblock_decommit_ms ? OsNowMs() : 0;
+      if (g_dirty.fetch_add(granules, std::memory_order_relaxed) == 0)
+        g_dirty_since_ms.store(now, std::memory_order_relaxed);
+      decommit =
+          g_dirty.load(std::memory_order_relaxed) >= kDecommitBatch &&
+          now - g_dirty_since_ms.load(std::memory_order_relaxed) >= kPolicy.superblock_decommit_ms;
     }
   }
+  if (decommit) DecommitSuperblockPools();
   OsAccount(-static_cast<std::ptrdiff_t>(granules * kSuperblockSize), PurposeOf(kind));
 }
 
@@ -193,7 +221,7 @@ bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t mo
   std::size_t first = (static_cast<char*>(p) - Base(r)) / kSuperblockSize + granules;
   if (first + more > kRegionGranules) return false;
   std::uint64_t run = RunMask(first, more);
-  RegionPool& pool = g_pools[static_cast<int>(kind)];
+  RegionPool& pool = g_pools[r->pool];
   {
     LockGuard guard(pool.lock);
     if (r->used & run) return false;
@@ -207,17 +235,11 @@ bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t mo
 
 void RegionsBeforeLargeMapping() {
   if constexpr (kPolicy.superblock_decommit_ms == 0) return;  // never more than a batch waits
-  RegionPool& pool = g_pools[static_cast<int>(RegionKind::kSuperblocks)];
-  LockGuard guard(pool.lock);
-  if (pool.dirty >= kDecommitBatch) Decommit(pool);
+  if (g_dirty.load(std::memory_order_relaxed) >= kDecommitBatch) DecommitSuperblockPools();
 }
 
 std::size_t RegionDecommitAll() {
-  RegionPool& pool = g_pools[static_cast<int>(RegionKind::kSuperblocks)];
-  LockGuard guard(pool.lock);
-  std::size_t granules = pool.dirty;
-  Decommit(pool);
-  return granules;
+  return DecommitSuperblockPools();
 }
 
 std::size_t RegionCount() {
@@ -225,13 +247,17 @@ std::size_t RegionCount() {
 }
 
 void RegionsAfterForkInChild() {
+  std::size_t dirty = 0;
   for (RegionPool& pool : g_pools) {
-    if (!pool.lock.IsLocked()) continue;
-    // Its list may be half linked: start a new one (the free granules of the old are lost).
-    pool.lock.Reset();
-    pool.open = pool.last = nullptr;
-    pool.dirty = 0;
+    if (pool.lock.IsLocked()) {
+      // Its list may be half linked: start a new one (the free granules of the old are lost).
+      pool.lock.Reset();
+      pool.open = pool.last = nullptr;
+      pool.dirty = 0;
+    }
+    dirty += pool.dirty;
   }
+  g_dirty.store(dirty, std::memory_order_relaxed);
 }
 
 }  // namespace halloc

@@ -4,10 +4,12 @@
 // refuses loses no memory (it is given back with madvise and unmapped later).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "allocator.h"
@@ -15,6 +17,7 @@
 #include "os.h"
 #include "region.h"
 #include "test_util.h"
+#include "thread_cache.h"
 
 namespace halloc {
 namespace {
@@ -112,6 +115,33 @@ TEST(OsLimits, SuperblocksComeFromRegions) {
   std::size_t regions = RegionCount() - regions_before;
   EXPECT_LE(regions, 300 / kRegionMaxRun + 2) << "superblocks are not packed into regions";
   for (void* p : blocks) Free(p);
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+}
+
+TEST(OsLimits, HeapsOfDifferentPoolsCarveDifferentRegions) {
+  // Two threads bound at once to heaps of their own (consecutive indexes, so different pools)
+  // take their first superblocks from different regions: their page faults never share a
+  // page-table page.
+  std::atomic<int> bound{0};
+  std::uintptr_t region[2] = {};
+  std::size_t heap[2] = {};
+  auto run = [&](int t) {
+    void* p = Malloc(4000);  // a class nothing else here uses: a fresh superblock
+    heap[t] = tls_cache.heap->index;
+    region[t] = reinterpret_cast<std::uintptr_t>(p) / kRegionSize;
+    bound.fetch_add(1);
+    while (bound.load() < 2) std::this_thread::yield();  // both bound before either leaves
+    Free(p);
+  };
+  std::thread a(run, 0), b(run, 1);
+  a.join();
+  b.join();
+  if (heap[0] % kSuperblockPools == heap[1] % kSuperblockPools) {
+    // Only where heaps are shared (halloc-paper's 2P, halloc-serial's one) or wrap around.
+    EXPECT_TRUE(kPolicy.heaps_per_cpu != 0 || kPolicy.max_heaps == 1) << heap[0] << " " << heap[1];
+  } else {
+    EXPECT_NE(region[0], region[1]) << "heaps " << heap[0] << " and " << heap[1];
+  }
   EXPECT_EQ(halloc_test::CheckInvariants(), "");
 }
 
