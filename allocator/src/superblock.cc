@@ -11,7 +11,8 @@ namespace {
 // Descriptors and their state maps, carved from metadata chunks and reused through free
 // lists (descriptors linked by `next`, maps by their first word; Format clears a map it takes).
 // Taken and returned only when a superblock is mapped, formatted or unmapped, next to a system call
-// or a class change.
+// or a class change. A new chunk is mapped with no lock held: threads that map superblocks at
+// once (a mass allocation) waited on this lock while its holder was in mmap.
 struct DescriptorArena {
   static constexpr std::size_t kChunkBytes = 64 << 10;
   static constexpr std::size_t kMapSizes = std::bit_width(kStateBytes / 64) + 1;  // 64 B ... max
@@ -22,17 +23,49 @@ struct DescriptorArena {
   char* bump = nullptr;
   char* end = nullptr;
 
-  // `bytes` (a multiple of 64 up to a chunk) from the current chunk or a new one.
+  // `bytes` (a multiple of 64 up to a chunk) from the current chunk, or nullptr when it has no
+  // room (then Grow). Lock held.
   void* Carve(std::size_t bytes) {
-    if (static_cast<std::size_t>(end - bump) < bytes) {
-      void* chunk = OsMap(kChunkBytes, kPageSize, MapPurpose::kMetadata);
-      if (chunk == nullptr) return nullptr;
-      bump = static_cast<char*>(chunk);
-      end = bump + kChunkBytes;
-    }
+    if (static_cast<std::size_t>(end - bump) < bytes) return nullptr;
     void* p = bump;
     bump += bytes;
     return p;
+  }
+  // A map of `need` bytes, from the free list or carved (then `fresh`), in place of `old` (of
+  // `old_bytes`; nullptr for none), which goes on its free list; nullptr, keeping `old`, when the
+  // chunk has no room (then Grow). Takes the lock.
+  void* SwapMap(void* old, std::size_t old_bytes, std::size_t need, bool& fresh) {
+    LockGuard guard(lock);
+    void*& free_map = free_maps[MapIndex(need)];
+    void* map = free_map;
+    if (map != nullptr) {
+      free_map = *static_cast<void**>(map);
+    } else if ((map = Carve(need)) == nullptr) {
+      return nullptr;
+    } else {
+      fresh = true;
+    }
+    if (old != nullptr) {
+      void*& list = free_maps[MapIndex(old_bytes)];
+      *static_cast<void**>(old) = list;
+      list = old;
+    }
+    return map;
+  }
+  // Gives the arena a chunk with room for `bytes`; false when the OS refuses. Hold no lock.
+  bool Grow(std::size_t bytes) {
+    void* chunk = OsMap(kChunkBytes, kPageSize, MapPurpose::kMetadata);
+    if (chunk == nullptr) return false;
+    {
+      LockGuard guard(lock);
+      if (static_cast<std::size_t>(end - bump) < bytes) {  // nobody grew it meanwhile
+        bump = static_cast<char*>(chunk);
+        end = bump + kChunkBytes;
+        chunk = nullptr;
+      }
+    }
+    if (chunk != nullptr) OsUnmap(chunk, kChunkBytes, MapPurpose::kMetadata);
+    return true;
   }
   static std::size_t MapIndex(std::size_t bytes) { return std::bit_width(bytes / 64) - 1; }
 };
@@ -41,12 +74,15 @@ constinit DescriptorArena g_arena;
 }  // namespace
 
 Superblock* NewSuperblockDescriptor() {
-  LockGuard guard(g_arena.lock);
-  if (Superblock* sb = g_arena.free) {
-    g_arena.free = sb->next;
-    return sb;
-  }
-  return static_cast<Superblock*>(g_arena.Carve(sizeof(Superblock)));
+  do {
+    LockGuard guard(g_arena.lock);
+    if (Superblock* sb = g_arena.free) {
+      g_arena.free = sb->next;
+      return sb;
+    }
+    if (void* p = g_arena.Carve(sizeof(Superblock))) return static_cast<Superblock*>(p);
+  } while (g_arena.Grow(sizeof(Superblock)));
+  return nullptr;
 }
 
 void FreeSuperblockDescriptor(Superblock* sb) {
@@ -70,20 +106,9 @@ bool Superblock::Format(std::uint32_t c) {
   std::size_t need = StateMapBytes(kSizeClasses.capacity[c]);
   bool fresh = false;  // a map carved from memory the OS just gave reads all kNeverUsed
   if (states_ == nullptr || StateMapBytes(capacity) != need) {
-    LockGuard guard(g_arena.lock);
-    void*& free_map = g_arena.free_maps[DescriptorArena::MapIndex(need)];
-    void* map = free_map;
-    if (map != nullptr) {
-      free_map = *static_cast<void**>(map);
-    } else if ((map = g_arena.Carve(need)) == nullptr) {
-      return false;
-    } else {
-      fresh = true;
-    }
-    if (states_ != nullptr) {
-      void*& old = g_arena.free_maps[DescriptorArena::MapIndex(StateMapBytes(capacity))];
-      *reinterpret_cast<void**>(states_) = old;
-      old = states_;
+    void* map;
+    while ((map = g_arena.SwapMap(states_, StateMapBytes(capacity), need, fresh)) == nullptr) {
+      if (!g_arena.Grow(need)) return false;
     }
     states_ = static_cast<std::atomic<std::uint8_t>*>(map);
   }
