@@ -120,8 +120,36 @@ void* Take(RegionPool& pool, Region* r, std::size_t granules) {
   return Base(r) + first * kSuperblockSize;
 }
 
+// Address space for regions is reserved kRegionsPerReservation regions at a time: every mmap and
+// munmap (OsReserve trims its alignment with two) takes the kernel's mmap lock for writing, and
+// threads faulting in fresh superblocks, which take it for reading, queued behind the mapping
+// of each 4 MiB region. Untouched reserved memory costs address space only.
+constexpr std::size_t kRegionsPerReservation = 16;
+struct Reservation {
+  Mutex lock;
+  char* next = nullptr;  // [next, end): regions reserved and not yet handed out
+  char* end = nullptr;
+};
+constinit Reservation g_reservation;
+constinit std::atomic<std::size_t> g_reservations{0};
+
+// Memory for one region, from the reservation (nullptr when the OS refuses even one region).
+void* ReserveRegion() {
+  LockGuard guard(g_reservation.lock);
+  if (g_reservation.next == g_reservation.end) {
+    void* mem = OsReserve(kRegionsPerReservation * kRegionSize, kRegionSize);
+    if (mem == nullptr) return OsReserve(kRegionSize, kRegionSize);  // a tight address space
+    g_reservations.fetch_add(1, std::memory_order_relaxed);
+    g_reservation.next = static_cast<char*>(mem);
+    g_reservation.end = g_reservation.next + kRegionsPerReservation * kRegionSize;
+  }
+  void* p = g_reservation.next;
+  g_reservation.next += kRegionSize;
+  return p;
+}
+
 Region* MapRegion(RegionKind kind, std::size_t pool) {
-  void* mem = OsReserve(kRegionSize, kRegionSize);
+  void* mem = ReserveRegion();
   if (mem == nullptr) return nullptr;
   auto* r = new (mem) Region{1, 0, nullptr, nullptr, false, static_cast<std::uint8_t>(pool)};
   if (kind == RegionKind::kSuperblocks) {
@@ -246,7 +274,15 @@ std::size_t RegionCount() {
   return g_regions.load(std::memory_order_relaxed);
 }
 
+std::size_t RegionReservations() {
+  return g_reservations.load(std::memory_order_relaxed);
+}
+
 void RegionsAfterForkInChild() {
+  if (g_reservation.lock.IsLocked()) {
+    g_reservation.lock.Reset();
+    g_reservation.next = g_reservation.end = nullptr;  // what was left stays reserved, unused
+  }
   std::size_t dirty = 0;
   for (RegionPool& pool : g_pools) {
     if (pool.lock.IsLocked()) {

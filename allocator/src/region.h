@@ -1,6 +1,6 @@
 // Regions: superblocks and all but the largest large objects are carved from regions of
-// R = 64 S bytes, one mapping each, kept for the life of the process. So halloc needs one
-// mapping per R bytes rather than one per superblock or large object (a program far below the
+// R = 64 S bytes, reserved 16 at a time, kept for the life of the process. So halloc needs one
+// mapping per 16 R bytes rather than one per superblock or large object (a program far below the
 // memory limit never meets vm.max_map_count), granules go back to the OS with madvise, and the
 // two kinds never share an address: superblocks come from regions of their own, so a stale
 // pointer to a freed large object never lands in a superblock (see page_map.h).
@@ -49,8 +49,9 @@ void RegionsBeforeLargeMapping();
 std::size_t RegionDecommitAll();
 // Takes the `more` granules that follow [p, p + granules S) when they are free; false otherwise.
 bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t more);
-// Regions mapped so far, of both kinds.
+// Regions mapped so far, of both kinds, and the reservations of address space they came from.
 std::size_t RegionCount();
+std::size_t RegionReservations();
 // In a forked child: a pool another thread held locked at the fork forgets its free granules.
 void RegionsAfterForkInChild();
 

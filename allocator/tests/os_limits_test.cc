@@ -118,6 +118,21 @@ TEST(OsLimits, SuperblocksComeFromRegions) {
   EXPECT_EQ(halloc_test::CheckInvariants(), "");
 }
 
+TEST(OsLimits, RegionsAreReservedManyAtATime) {
+  const std::size_t regions_before = RegionCount();
+  const std::size_t reservations_before = RegionReservations();
+  std::vector<void*> blocks;
+  // Enough 64-byte blocks to fill eight regions with superblocks.
+  const std::size_t n = 8 * kRegionMaxRun * kSuperblockSize / 64;
+  for (std::size_t i = 0; i < n; ++i) blocks.push_back(Malloc(64));
+  const std::size_t regions = RegionCount() - regions_before;
+  const std::size_t reservations = RegionReservations() - reservations_before;
+  EXPECT_GE(regions, 8u);
+  EXPECT_LE(reservations, regions / 4) << "a mapping (and the kernel's mmap lock) for each region";
+  for (void* p : blocks) Free(p);
+  EXPECT_EQ(halloc_test::CheckInvariants(), "");
+}
+
 TEST(OsLimits, HeapsOfDifferentPoolsCarveDifferentRegions) {
   // Two threads bound at once to heaps of their own (consecutive indexes, so different pools)
   // take their first superblocks from different regions: their page faults never share a
