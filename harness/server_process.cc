@@ -109,6 +109,11 @@ void ServerProcess::stop(double grace_s) {
     }
     reaped_ = true;
   }
+  // SIGKILL is delivered at once but a process takes a moment to exit, and the ones the server
+  // started are not ours to wait for: wait (a bounded time) until the group is gone, so the
+  // caller finds no process of the run left.
+  const auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (kill(-pid_, 0) == 0 && std::chrono::steady_clock::now() < gone_by) usleep(1000);
 }
 
 std::string ServerProcess::ending() const {
