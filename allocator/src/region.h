@@ -21,7 +21,7 @@
 
 namespace halloc {
 
-enum class RegionKind { kSuperblocks, kLarge, kCount };
+enum class RegionKind { kSuperblocks, kLarge };
 
 inline constexpr std::size_t kRegionGranules = 64;
 inline constexpr std::size_t kRegionSize = kRegionGranules * kSuperblockSize;

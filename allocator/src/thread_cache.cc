@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <utility>
 
 #include "page_map.h"
 #include "thread_binding.h"
@@ -43,9 +44,7 @@ void ThreadCache::FlushRemote() {
   remote_classes = 0;
   remote_count = 0;
   for (; classes; classes &= classes - 1) {
-    RemoteChain& chain = remote[std::countr_zero(classes)];
-    FreeBlock* b = chain.first;
-    chain = {};
+    FreeBlock* b = std::exchange(remote[std::countr_zero(classes)], nullptr);
     // Post each run of blocks whose superblocks one heap owns to that heap; a run it refuses,
     // or one of this thread's own heap (its superblock came back here meanwhile), goes back
     // under the owners' locks at once (this thread holds none here, as Drain requires).

@@ -52,12 +52,6 @@ inline constexpr CacheLimits kCacheLimits = BuildCacheLimits();
 // superblocks in a row and the owner takes each superblock's back in one step.
 inline constexpr std::uint32_t kRemoteBatch = 64;
 
-// One class's waiting blocks (linked through FreeBlock::next; `last` is valid when `first` is
-// not null).
-struct RemoteChain {
-  FreeBlock* first = nullptr;
-  FreeBlock* last = nullptr;
-};
 static_assert(SizeClassTable::kMaxClasses <= 64, "remote_classes has a bit a class");
 
 // Where class c's stack lies in ThreadCache::slots: slots[base, top), room up to end. The three
@@ -83,7 +77,8 @@ struct ThreadCache {
   std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = EmptyCacheStacks();
   void* slots[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
   std::atomic<std::uint8_t>* states[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
-  std::array<RemoteChain, SizeClassTable::kMaxClasses> remote = {};
+  // Each class's waiting blocks, linked through FreeBlock::next.
+  std::array<FreeBlock*, SizeClassTable::kMaxClasses> remote = {};
   std::uint64_t remote_classes = 0;  // a bit a class whose chain is not empty
   std::uint32_t remote_count = 0;
 
@@ -110,14 +105,10 @@ struct ThreadCache {
   void PushRemote(void* p, Superblock* sb) {
     auto* b = static_cast<FreeBlock*>(p);
     const std::uint32_t c = sb->size_class;
-    RemoteChain& chain = remote[c];
     b->superblock = sb;
-    b->next = chain.first;
-    if (chain.first == nullptr) {
-      chain.last = b;
-      remote_classes |= std::uint64_t{1} << c;
-    }
-    chain.first = b;
+    b->next = remote[c];
+    remote[c] = b;
+    remote_classes |= std::uint64_t{1} << c;
     if (++remote_count == kRemoteBatch) FlushRemote();
   }
 
