@@ -590,6 +590,9 @@ void* LargeAlloc(std::size_t size, std::size_t alignment, bool zero, LargeUse us
   std::size_t map_align = alignment > kSuperblockSize ? alignment : kSuperblockSize;
   bool in_region;
   void* mem = MapLarge(map_size, map_align, in_region);
+  // Refused: kept mappings (which serve only the default alignment, and only sizes they fit)
+  // may be holding the memory or address space, so they go back and the request tries again.
+  if (mem == nullptr && LargeTrim() > 0) mem = MapLarge(map_size, map_align, in_region);
   if (mem == nullptr) return nullptr;
   auto* h = new (mem) LargeHeader{};
   h->user = static_cast<char*>(mem) + offset;
