@@ -15,6 +15,7 @@
 // fits the block.
 // glibc's introspection and tuning calls (mallinfo, mallinfo2, malloc_trim, malloc_stats,
 // malloc_info, mallopt) report and act on halloc's own structures (introspection.h).
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "allocator.h"
 #include "halloc/halloc.h"
 #include "introspection.h"
+#include "report.h"
 #include "thread_binding.h"
 
 #define HALLOC_API __attribute__((visibility("default")))
@@ -50,11 +52,28 @@ void* CheckedAligned(std::size_t alignment, std::size_t size) {
   return halloc::AlignedAlloc(alignment, size);
 }
 
-// operator new: retry through the new-handler, as the standard requires, then throw.
+// operator new's failure path. libhalloc needs no C++ runtime (a C program that preloads it
+// does not load libstdc++, which cost it 2 MiB of RSS), so the new-handler and bad_alloc come
+// from the program's own libstdc++, looked up when first needed: a program that calls
+// operator new has one loaded.
+std::new_handler CurrentNewHandler() {
+  auto get =
+      reinterpret_cast<std::new_handler (*)()>(dlsym(RTLD_DEFAULT, "_ZSt15get_new_handlerv"));
+  return get ? get() : nullptr;
+}
+
+[[noreturn]] void ThrowBadAlloc() {
+  if (auto raise = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "_ZSt17__throw_bad_allocv")))
+    raise();  // std::__throw_bad_alloc()
+  halloc::Fatal("operator new", "out of memory, with no C++ runtime to throw std::bad_alloc",
+                nullptr);
+}
+
+// Retry through the new-handler, as the standard requires, then throw.
 [[gnu::noinline]] void* NewSlow(std::size_t size, std::size_t alignment) {
   while (true) {
-    std::new_handler handler = std::get_new_handler();
-    if (handler == nullptr) throw std::bad_alloc();
+    std::new_handler handler = CurrentNewHandler();
+    if (handler == nullptr) ThrowBadAlloc();
     handler();
     void* p = halloc::AlignedAlloc(alignment, size);
     if (p) return p;
@@ -66,13 +85,25 @@ inline void* New(std::size_t size, std::size_t alignment = 16) {
   return p ? p : NewSlow(size, alignment);
 }
 
-inline void* NewNothrow(std::size_t size, std::size_t alignment = 16) noexcept {
-  try {
-    return New(size, alignment);
-  } catch (...) {
-    errno = ENOMEM;  // as malloc's failure left it; unwinding need not preserve it
-    return nullptr;
+// The nothrow forms return nullptr when the throwing form would throw. With no new-handler
+// that is at once; with one, the handler may end the retries by throwing, and catching that
+// takes the C++ runtime, so the same form of libstdc++ (which calls the throwing one, halloc's,
+// inside a try) does the retrying. `form` is its mangled name.
+[[gnu::noinline]] void* NewNothrowSlow(const char* form, std::size_t size,
+                                       std::align_val_t alignment) noexcept {
+  void* p = nullptr;
+  const std::nothrow_t nothrow;  // not std::nothrow: that object lives in libstdc++
+  if (CurrentNewHandler() != nullptr) {
+    if (void* runtime = dlsym(RTLD_NEXT, form)) {
+      p = alignment == std::align_val_t{0}
+              ? reinterpret_cast<void* (*)(std::size_t, const std::nothrow_t&)>(runtime)(size,
+                                                                                         nothrow)
+              : reinterpret_cast<void* (*)(std::size_t, std::align_val_t, const std::nothrow_t&)>(
+                    runtime)(size, alignment, nothrow);
+    }
   }
+  if (p == nullptr) errno = ENOMEM;  // as malloc's failure left it; unwinding need not keep it
+  return p;
 }
 
 // glibc's mallinfo fields are int: they wrap above 2 GiB there too.
@@ -217,10 +248,12 @@ HALLOC_API void* operator new[](std::size_t n) {
   return New(n);
 }
 HALLOC_API void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  return NewNothrow(n);
+  void* p = halloc::Malloc(n);
+  return p ? p : NewNothrowSlow("_ZnwmRKSt9nothrow_t", n, std::align_val_t{0});
 }
 HALLOC_API void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  return NewNothrow(n);
+  void* p = halloc::Malloc(n);
+  return p ? p : NewNothrowSlow("_ZnamRKSt9nothrow_t", n, std::align_val_t{0});
 }
 HALLOC_API void* operator new(std::size_t n, std::align_val_t a) {
   return New(n, static_cast<std::size_t>(a));
@@ -229,10 +262,12 @@ HALLOC_API void* operator new[](std::size_t n, std::align_val_t a) {
   return New(n, static_cast<std::size_t>(a));
 }
 HALLOC_API void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return NewNothrow(n, static_cast<std::size_t>(a));
+  void* p = halloc::AlignedAlloc(static_cast<std::size_t>(a), n);
+  return p ? p : NewNothrowSlow("_ZnwmSt11align_val_tRKSt9nothrow_t", n, a);
 }
 HALLOC_API void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return NewNothrow(n, static_cast<std::size_t>(a));
+  void* p = halloc::AlignedAlloc(static_cast<std::size_t>(a), n);
+  return p ? p : NewNothrowSlow("_ZnamSt11align_val_tRKSt9nothrow_t", n, a);
 }
 
 HALLOC_API void operator delete(void* p) noexcept {

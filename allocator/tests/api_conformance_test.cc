@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cstdlib>
+#include <functional>
 #include <new>
 #include <vector>
 
@@ -585,6 +586,63 @@ TEST_F(Conformance, HugeOperatorNewThrowsAndNothrowReturnsNull) {
     EXPECT_EQ(::operator new[](Opaque(n), std::align_val_t{64}, std::nothrow), nullptr);
     EXPECT_EQ(errno, ENOMEM);
   }
+}
+
+// The new-handler: operator new calls it after each failure and retries until it succeeds,
+// the handler throws, or no handler is left (then bad_alloc). halloc reaches the handler and
+// bad_alloc through the program's libstdc++ (it links no C++ runtime), so these also show it
+// finds them.
+int g_handler_calls = 0;
+
+void GiveUpOnTheThirdCall() {
+  if (++g_handler_calls == 3) std::set_new_handler(nullptr);
+}
+
+void ThrowBadAlloc() {
+  ++g_handler_calls;
+  throw std::bad_alloc();
+}
+
+TEST_F(Conformance, OperatorNewCallsTheNewHandlerUntilItGivesUp) {
+  const std::size_t n = Opaque(SIZE_MAX / 2);
+  const std::function<void*()> forms[] = {
+      [n] { return ::operator new(n); },
+      [n] { return ::operator new[](n); },
+      [n] { return ::operator new (n, std::align_val_t{64}); },
+      [n] { return ::operator new[](n, std::align_val_t{4096}); },
+  };
+  for (const auto& form : forms) {
+    g_handler_calls = 0;
+    std::set_new_handler(GiveUpOnTheThirdCall);
+    EXPECT_THROW((void)form(), std::bad_alloc);
+    EXPECT_EQ(g_handler_calls, 3);
+    g_handler_calls = 0;
+    std::set_new_handler(ThrowBadAlloc);
+    EXPECT_THROW((void)form(), std::bad_alloc);
+    EXPECT_EQ(g_handler_calls, 1);
+  }
+  std::set_new_handler(nullptr);
+}
+
+TEST_F(Conformance, NothrowNewReturnsNullWhereTheNewHandlerThrows) {
+  const std::size_t n = Opaque(SIZE_MAX / 2);
+  const std::function<void*()> forms[] = {
+      [n] { return ::operator new(n, std::nothrow); },
+      [n] { return ::operator new[](n, std::nothrow); },
+      [n] { return ::operator new (n, std::align_val_t{64}, std::nothrow); },
+      [n] { return ::operator new[](n, std::align_val_t{4096}, std::nothrow); },
+  };
+  for (const auto& form : forms) {
+    for (std::new_handler handler : {ThrowBadAlloc, GiveUpOnTheThirdCall}) {
+      g_handler_calls = 0;
+      std::set_new_handler(handler);
+      errno = 0;
+      EXPECT_EQ(form(), nullptr);
+      EXPECT_EQ(errno, ENOMEM);
+      EXPECT_EQ(g_handler_calls, handler == ThrowBadAlloc ? 1 : 3);
+    }
+  }
+  std::set_new_handler(nullptr);
 }
 
 }  // namespace

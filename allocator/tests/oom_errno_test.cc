@@ -197,4 +197,40 @@ TEST_F(OutOfMemory, OperatorNewNothrowSetsEnomemAndNewThrows) {
   EXPECT_EQ(status, 0) << halloc_test::DescribeStatus(status);
 }
 
+// The new-handler's classic use: it frees memory kept in reserve, and operator new, retrying,
+// succeeds (every form, nothrow ones too).
+void* g_reserve[64];
+int g_reserve_left = 0;
+
+void FreeOneReserveBlock() {
+  if (g_reserve_left == 0) {
+    std::set_new_handler(nullptr);
+    return;
+  }
+  std::free(g_reserve[--g_reserve_left]);
+}
+
+TEST_F(OutOfMemory, ANewHandlerThatFreesMemoryLetsOperatorNewSucceed) {
+  int status = InCappedChild([] {
+    constexpr std::size_t kBlock = std::size_t{1} << 20;
+    for (; g_reserve_left < 16; ++g_reserve_left) {
+      g_reserve[g_reserve_left] = std::malloc(kBlock);
+      if (g_reserve[g_reserve_left] == nullptr) return 91;
+    }
+    while (::operator new(kBlock, std::nothrow) != nullptr) {
+    }
+    int failures = 0;
+    std::set_new_handler(FreeOneReserveBlock);
+    const int before = g_reserve_left;
+    failures += ::operator new(kBlock) == nullptr;
+    failures += ::operator new[](kBlock, std::nothrow) == nullptr;
+    failures += ::operator new (kBlock, std::align_val_t{4096}) == nullptr;
+    failures += ::operator new[](kBlock, std::align_val_t{128}, std::nothrow) == nullptr;
+    if (g_reserve_left == before) ++failures;  // succeeded without the handler: no test
+    std::set_new_handler(nullptr);
+    return failures;
+  });
+  EXPECT_EQ(status, 0) << halloc_test::DescribeStatus(status);
+}
+
 }  // namespace

@@ -65,6 +65,19 @@ print(p.variant.decode())' 2>&1)
 }
 check_loaded
 
+# A C program that preloads halloc loads no C++ runtime (it would cost it 1-2 MiB of RSS).
+maps=$(LD_PRELOAD=$so cat /proc/self/maps)
+if ! grep -q "$(basename "$so")" <<<"$maps"; then
+  echo "FAIL: $so is not mapped into cat"
+  failures=$((failures + 1))
+elif grep -qE 'libstdc\+\+|libgcc_s' <<<"$maps"; then
+  echo "FAIL: a C program under $so loads the C++ runtime:"
+  grep -oE '/[^ ]*(libstdc\+\+|libgcc_s)[^ ]*' <<<"$maps" | sort -u
+  failures=$((failures + 1))
+else
+  echo "ok   no C++ runtime in a C program"
+fi
+
 # Python: dicts, lists, string joins, a JSON round trip; prints a digest.
 cat >"$tmp/alloc.py" <<'EOF'
 import hashlib, json
