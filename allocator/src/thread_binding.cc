@@ -27,7 +27,7 @@ void UnbindThread(void* arg) {
   auto* heap = static_cast<Heap*>(arg);
   if (kThreadCache) tls_cache.FlushAll();
   LargeThreadExit();
-  tls_cache.heap = nullptr;
+  tls_cache.Bind(nullptr);
   bool last;
   {
     LockGuard guard(g_binding_lock);
@@ -76,7 +76,7 @@ void AfterForkInChild() {
     }
     h->threads.store(h == mine ? 1 : 0, std::memory_order_relaxed);
   }
-  tls_cache.heap = mine;
+  tls_cache.Bind(mine);
   if (mine) pthread_setspecific(g_exit_key, mine);
 }
 
@@ -136,7 +136,7 @@ Heap* BindThread() {
   }
   // Bind before registering the exit hook: pthread_setspecific may allocate, and that
   // allocation must find the binding in place.
-  tls_cache.heap = chosen;
+  tls_cache.Bind(chosen);
   pthread_setspecific(g_exit_key, chosen);
   return chosen;
 }

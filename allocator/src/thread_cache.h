@@ -61,6 +61,7 @@ struct CacheStack {
   std::uint16_t top, base, end, unused;
 };
 static_assert(sizeof(CacheStack) == 8);
+static_assert(!kThreadCache || kCacheLimits.end[0] > 0, "Bind tells a laid-out cache by end[0]");
 
 constexpr std::array<CacheStack, SizeClassTable::kMaxClasses> EmptyCacheStacks() {
   std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = {};
@@ -72,15 +73,26 @@ constexpr std::array<CacheStack, SizeClassTable::kMaxClasses> EmptyCacheStacks()
 // The thread's heap binding (thread_binding.h) and its caches. Each block in a stack has the
 // address of its state byte beside it, so malloc marks a block live without finding its
 // superblock. The binding is here, beside the stacks, so free() reads both from one base.
+//
+// All zeros until the thread binds (Bind): every stack then reads empty and full at once, so
+// malloc and free take their slow paths, which bind. Zeros put the whole cache in .tbss, so a
+// new thread's copy is neither copied from an image nor touched until it is used.
 struct ThreadCache {
   Heap* heap = nullptr;
-  std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = EmptyCacheStacks();
+  std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = {};
   void* slots[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
   std::atomic<std::uint8_t>* states[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
   // Each class's waiting blocks, linked through FreeBlock::next.
   std::array<FreeBlock*, SizeClassTable::kMaxClasses> remote = {};
   std::uint64_t remote_classes = 0;  // a bit a class whose chain is not empty
   std::uint32_t remote_count = 0;
+
+  // The thread uses heap h from now on (nullptr: none); the stacks are laid out on the first
+  // binding and keep their blocks across later ones.
+  void Bind(Heap* h) {
+    if (stacks[0].end == 0) stacks = EmptyCacheStacks();
+    heap = h;
+  }
 
   std::uint32_t Count(std::uint32_t c) const { return stacks[c].top - stacks[c].base; }
   bool Empty(std::uint32_t c) const { return stacks[c].top == stacks[c].base; }
