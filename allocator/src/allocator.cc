@@ -128,6 +128,13 @@ inline void* SmallAlloc(std::uint32_t c) {
   if (!LargeFreeToSpare(large)) LargeFree(large);
 }
 
+// p lies outside the thread's last page-map leaf: point the hint at p's leaf and free p again,
+// or, with no leaf there (nullptr too), p is not halloc's.
+[[gnu::noinline]] void FreeOutsideTheHint(void* p) {
+  if (g_page_map.Hint(p, tls_cache.leaf_hint)) return Free(p);
+  FreeSlow(p, {0});
+}
+
 // Usable bytes of p, which must be live (else aborts naming `what`).
 std::size_t UsableSizeOf(const void* p, const char* what) {
   PageMap::Entry e = g_page_map.Lookup(p);
@@ -154,7 +161,9 @@ void* Malloc(std::size_t size) {
 // a boundary and a state check, and a push; no lock, no atomic read-modify-write, and the
 // block itself is neither read nor written).
 void Free(void* p) {
-  PageMap::Entry e = g_page_map.Lookup(p);  // nothing for nullptr: FreeSlow ignores it
+  PageMap::Entry e;
+  if (!g_page_map.Lookup(p, tls_cache.leaf_hint, e)) [[unlikely]]
+    return FreeOutsideTheHint(p);
   if constexpr (kThreadCache) {
     Superblock* sb = e.superblock();
     if (sb != nullptr && sb->owner.load(std::memory_order_relaxed) == tls_cache.heap) [[likely]] {

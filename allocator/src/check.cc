@@ -9,6 +9,7 @@
 #include "large.h"
 #include "page_map.h"
 #include "thread_binding.h"
+#include "thread_cache.h"
 
 namespace halloc {
 namespace {
@@ -198,6 +199,10 @@ extern "C" __attribute__((visibility("default"))) int halloc_check(char* buf, si
   bool ok = true;
   for (std::size_t i = 0; ok && i < HeapCount(); ++i) ok = CheckLocked(HeapAt(i), v);
   if (ok) ok = CheckLocked(GlobalHeap(), v);
+  if (ok && !g_page_map.IsValid(tls_cache.leaf_hint)) {
+    ok = false;
+    v = {"the thread's page-map leaf hint names no leaf of the map", nullptr, nullptr, 0, 0};
+  }
   if (ok) {
     if (const char* why = LargeCacheViolation()) {
       ok = false;

@@ -25,4 +25,13 @@ bool PageMap::Set(const void* granule, std::uintptr_t value) {
   return true;
 }
 
+bool PageMap::Hint(const void* p, LeafHint& hint) const {
+  const std::uintptr_t key = reinterpret_cast<std::uintptr_t>(p) >> kPolicy.superblock_shift;
+  if (key >> kKeyBits) return false;
+  const Leaf* leaf = root_[key >> kLeafBits].load(std::memory_order_acquire);
+  if (leaf == nullptr) return false;
+  hint = {(key >> kLeafBits) + 1, leaf};
+  return true;
+}
+
 }  // namespace halloc

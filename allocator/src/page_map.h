@@ -52,6 +52,31 @@ class PageMap {
     return {leaf->slot[key & (kLeafSize - 1)].load(std::memory_order_acquire)};
   }
 
+  // A thread's last leaf (leaves are never freed, so it stays valid): free() on the common path
+  // reads the leaf entry with no load of the root, which is one load fewer on the chain the
+  // next malloc waits for. Zero-initialised means none.
+  struct LeafHint {
+    std::uintptr_t root_plus_one = 0;  // the root index the leaf is at, plus one
+    const void* leaf = nullptr;
+  };
+  // p's entry into `out` when p is in the hint's leaf; false otherwise (see Hint).
+  bool Lookup(const void* p, const LeafHint& hint, Entry& out) const {
+    const std::uintptr_t key = reinterpret_cast<std::uintptr_t>(p) >> kPolicy.superblock_shift;
+    if ((key >> kLeafBits) + 1 != hint.root_plus_one) [[unlikely]]
+      return false;
+    out = {static_cast<const Leaf*>(hint.leaf)->slot[key & (kLeafSize - 1)].load(
+        std::memory_order_acquire)};
+    return true;
+  }
+  // Points the hint at p's leaf; false when p has none (so nothing of halloc's is there).
+  bool Hint(const void* p, LeafHint& hint) const;
+  // Whether the hint is empty or names a leaf of the map at its index (halloc_check).
+  bool IsValid(const LeafHint& hint) const {
+    if (hint.root_plus_one == 0) return hint.leaf == nullptr;
+    return hint.root_plus_one <= (std::size_t{1} << kRootBits) &&
+           root_[hint.root_plus_one - 1].load(std::memory_order_acquire) == hint.leaf;
+  }
+
   // Returns false only when the map's leaf cannot be allocated.
   bool SetSuperblock(const void* granule, Superblock* sb) {
     return Set(granule, reinterpret_cast<std::uintptr_t>(sb));

@@ -81,6 +81,7 @@ constexpr std::array<CacheStack, SizeClassTable::kMaxClasses> EmptyCacheStacks()
 // new thread's copy is neither copied from an image nor touched until it is used.
 struct ThreadCache {
   Heap* heap = nullptr;
+  PageMap::LeafHint leaf_hint;  // free()'s way into the page map, beside the binding
   std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = {};
   void* slots[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
   std::atomic<std::uint8_t>* states[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];

@@ -140,5 +140,35 @@ TEST(PageMap, FindsWhatWasEnteredAndNothingElse) {
       << "addresses beyond user space are never ours";
 }
 
+// free() reads the page map through the thread's last leaf (PageMap::LeafHint): it must find
+// exactly what Lookup finds inside that leaf, and say "not here" for every other address.
+TEST(PageMap, ALeafHintFindsWhatLookupFindsAndOnlyInItsLeaf) {
+  alignas(64) static char fake_header[64];
+  auto* sb = reinterpret_cast<Superblock*>(fake_header);
+  char* granule = reinterpret_cast<char*>(std::uintptr_t{93} << kPolicy.superblock_shift);
+  ASSERT_TRUE(g_page_map.SetSuperblock(granule, sb));
+  PageMap::LeafHint hint;
+  PageMap::Entry e{1};
+  EXPECT_FALSE(g_page_map.Lookup(granule, hint, e)) << "an empty hint names no leaf";
+  EXPECT_TRUE(g_page_map.IsValid(hint));
+  ASSERT_TRUE(g_page_map.Hint(granule + 8, hint));
+  EXPECT_TRUE(g_page_map.IsValid(hint));
+  ASSERT_TRUE(g_page_map.Lookup(granule + 8, hint, e));
+  EXPECT_EQ(e.superblock(), sb);
+  ASSERT_TRUE(g_page_map.Lookup(granule + kSuperblockSize, hint, e)) << "same leaf";
+  EXPECT_EQ(e.raw, g_page_map.Lookup(granule + kSuperblockSize).raw);
+  // A neighbouring leaf (4 GiB further with 64 KiB granules) and addresses beyond user space.
+  const std::uintptr_t leaf_span = std::uintptr_t{1} << (kPolicy.superblock_shift + 16);
+  EXPECT_FALSE(g_page_map.Lookup(granule + leaf_span, hint, e));
+  EXPECT_FALSE(g_page_map.Lookup(reinterpret_cast<void*>(std::uintptr_t{1} << 50), hint, e));
+  EXPECT_FALSE(g_page_map.Hint(reinterpret_cast<void*>(std::uintptr_t{1} << 50), hint));
+  EXPECT_FALSE(g_page_map.Lookup(reinterpret_cast<void*>(~std::uintptr_t{0}), hint, e));
+  PageMap::LeafHint forged{hint.root_plus_one, fake_header};
+  EXPECT_FALSE(g_page_map.IsValid(forged)) << "the checker catches a wrong leaf";
+  g_page_map.Clear(granule);
+  ASSERT_TRUE(g_page_map.Lookup(granule, hint, e));
+  EXPECT_FALSE(e) << "the hint sees the map's changes: it holds the leaf, not entries";
+}
+
 }  // namespace
 }  // namespace halloc
