@@ -1,5 +1,6 @@
 #include "heap.h"
 
+#include "large.h"
 #include "os.h"
 #include "page_map.h"
 #include "region.h"
@@ -31,6 +32,9 @@ bool MapGranules(char* memory, std::size_t granules, Superblock* sb) {
 Superblock* MapSuperblock(std::uint32_t c, std::size_t stream) {
   const std::size_t granules = kSizeClasses.granules[c];
   auto* mem = static_cast<char*>(RegionAlloc(RegionKind::kSuperblocks, granules, stream));
+  // Refused: freed large mappings kept for reuse may hold the address space a region needs.
+  if (mem == nullptr && LargeTrim() > 0)
+    mem = static_cast<char*>(RegionAlloc(RegionKind::kSuperblocks, granules, stream));
   if (mem == nullptr) return nullptr;
   Superblock* sb = NewSuperblockDescriptor();
   if (sb == nullptr || !sb->Format(c) || !MapGranules(mem, granules, sb)) {

@@ -233,4 +233,23 @@ TEST_F(OutOfMemory, ANewHandlerThatFreesMemoryLetsOperatorNewSucceed) {
   EXPECT_EQ(status, 0) << halloc_test::DescribeStatus(status);
 }
 
+// Freed large mappings that halloc keeps for reuse hold address space; under a cap, small
+// objects that need new superblocks must get it back: when malloc fails, none is kept.
+TEST_F(OutOfMemory, AFailedMallocKeepsNoFreedLargeMapping) {
+  int status = InCappedChild([] {
+    static void* large[64];
+    int n = 0;
+    while (n < 64 && (large[n] = std::malloc(std::size_t{8} << 20)) != nullptr) ++n;
+    if (n < 5) return 91;
+    for (int i = 0; i < n; ++i) std::free(large[i]);
+    for (int i = 0; i < 10'000'000 && std::malloc(4000) != nullptr; ++i) {
+    }
+    const std::size_t kept = halloc_test::Stats().large_cached_bytes;
+    if (kept == 0) return 0;
+    Say("malloc(4000) failed while freed large mappings were kept", kept, 0);
+    return 1;
+  });
+  EXPECT_EQ(status, 0) << halloc_test::DescribeStatus(status);
+}
+
 }  // namespace
