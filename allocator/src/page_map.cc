@@ -7,7 +7,7 @@ namespace halloc {
 constinit PageMap g_page_map;
 
 bool PageMap::Set(const void* granule, std::uintptr_t value) {
-  std::uintptr_t key = reinterpret_cast<std::uintptr_t>(granule) >> kPolicy.superblock_shift;
+  const std::uintptr_t key = KeyOf(granule);
   if (key >> kKeyBits) return false;
   std::atomic<Leaf*>& slot = root_[key >> kLeafBits];
   Leaf* leaf = slot.load(std::memory_order_acquire);
@@ -22,15 +22,6 @@ bool PageMap::Set(const void* granule, std::uintptr_t value) {
     }
   }
   leaf->slot[key & (kLeafSize - 1)].store(value, std::memory_order_release);
-  return true;
-}
-
-bool PageMap::Hint(const void* p, LeafHint& hint) const {
-  const std::uintptr_t key = reinterpret_cast<std::uintptr_t>(p) >> kPolicy.superblock_shift;
-  if (key >> kKeyBits) return false;
-  const Leaf* leaf = root_[key >> kLeafBits].load(std::memory_order_acquire);
-  if (leaf == nullptr) return false;
-  hint = {(key >> kLeafBits) + 1, leaf};
   return true;
 }
 

@@ -45,11 +45,9 @@ class PageMap {
   };
 
   Entry Lookup(const void* p) const {
-    std::uintptr_t key = reinterpret_cast<std::uintptr_t>(p) >> kPolicy.superblock_shift;
-    if (key >> kKeyBits) return {0};
-    const Leaf* leaf = root_[key >> kLeafBits].load(std::memory_order_acquire);
-    if (leaf == nullptr) return {0};
-    return {leaf->slot[key & (kLeafSize - 1)].load(std::memory_order_acquire)};
+    const std::uintptr_t key = KeyOf(p);
+    const Leaf* leaf = LeafOf(key);
+    return leaf ? At(leaf, key) : Entry{0};
   }
 
   // A thread's last leaf (leaves are never freed, so it stays valid): free() on the common path
@@ -61,15 +59,20 @@ class PageMap {
   };
   // p's entry into `out` when p is in the hint's leaf; false otherwise (see Hint).
   bool Lookup(const void* p, const LeafHint& hint, Entry& out) const {
-    const std::uintptr_t key = reinterpret_cast<std::uintptr_t>(p) >> kPolicy.superblock_shift;
+    const std::uintptr_t key = KeyOf(p);
     if ((key >> kLeafBits) + 1 != hint.root_plus_one) [[unlikely]]
       return false;
-    out = {static_cast<const Leaf*>(hint.leaf)->slot[key & (kLeafSize - 1)].load(
-        std::memory_order_acquire)};
+    out = At(static_cast<const Leaf*>(hint.leaf), key);
     return true;
   }
   // Points the hint at p's leaf; false when p has none (so nothing of halloc's is there).
-  bool Hint(const void* p, LeafHint& hint) const;
+  bool Hint(const void* p, LeafHint& hint) const {
+    const std::uintptr_t key = KeyOf(p);
+    const Leaf* leaf = LeafOf(key);
+    if (leaf == nullptr) return false;
+    hint = {(key >> kLeafBits) + 1, leaf};
+    return true;
+  }
   // Whether the hint is empty or names a leaf of the map at its index (halloc_check).
   bool IsValid(const LeafHint& hint) const {
     if (hint.root_plus_one == 0) return hint.leaf == nullptr;
@@ -97,6 +100,18 @@ class PageMap {
   };
 
   bool Set(const void* granule, std::uintptr_t value);
+
+  static std::uintptr_t KeyOf(const void* p) {
+    return reinterpret_cast<std::uintptr_t>(p) >> kPolicy.superblock_shift;
+  }
+  // The leaf of `key`, or nullptr (none mapped yet, or key beyond user space).
+  const Leaf* LeafOf(std::uintptr_t key) const {
+    if (key >> kKeyBits) return nullptr;
+    return root_[key >> kLeafBits].load(std::memory_order_acquire);
+  }
+  static Entry At(const Leaf* leaf, std::uintptr_t key) {
+    return {leaf->slot[key & (kLeafSize - 1)].load(std::memory_order_acquire)};
+  }
 
   // Zero-initialised (bss): untouched pages cost no memory.
   std::atomic<Leaf*> root_[std::size_t{1} << kRootBits];
