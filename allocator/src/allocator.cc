@@ -47,6 +47,10 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
 }
 
 [[gnu::noinline]] void* SmallAllocSlow(std::uint32_t c) {
+  if (kThreadCache && tls_cache.heap != nullptr && tls_cache.HasFreed(c)) {
+    tls_cache.Swap(c);  // free's blocks serve malloc now, with no lock
+    return tls_cache.Pop(c);
+  }
   Heap* heap = CurrentHeap();
   if (heap == nullptr) [[unlikely]]
     return OutOfMemory();
@@ -97,8 +101,9 @@ inline void* SmallAlloc(std::uint32_t c) {
   return p ? p : OutOfMemory();
 }
 
-// Everything but a push onto a cache with room: flushing a full cache, blocks of other heaps,
-// uncached classes, large objects, and every pointer that is not a live block (which aborts).
+// Everything but a live block of the thread's own heap: blocks of other heaps (or of any heap,
+// without a thread cache), large objects, and every pointer that is not a live block (which
+// aborts).
 [[gnu::noinline]] void FreeSlow(void* p, PageMap::Entry e) {
   if (p == nullptr) return;
   if (Superblock* sb = e.superblock()) [[likely]] {
@@ -106,7 +111,6 @@ inline void* SmallAlloc(std::uint32_t c) {
     std::atomic<std::uint8_t>* state = sb->StateByte(LiveBlock(sb, p, "free"));
     state->store(kCached, std::memory_order_relaxed);
     if constexpr (kThreadCache) {
-      std::uint32_t c = sb->size_class;
       Heap* mine = tls_cache.heap;
       if (sb->owner.load(std::memory_order_relaxed) != mine) {
         // A thread that only frees (a consumer) binds here too: its exit hook flushes the
@@ -115,10 +119,6 @@ inline void* SmallAlloc(std::uint32_t c) {
           tls_cache.PushRemote(p, sb);
           return;
         }
-      } else if (kCacheLimits.blocks[c] > 0) {
-        tls_cache.Flush(c, (kCacheLimits.blocks[c] + 1) / 2);  // at least one: the stack is full
-        tls_cache.Push(c, p, state);
-        return;
       }
     }
     SmallFree(sb, p);
@@ -126,6 +126,21 @@ inline void* SmallAlloc(std::uint32_t c) {
   }
   LargeHeader* large = LiveLarge(e, p, "free");
   if (!LargeFreeToSpare(large)) LargeFree(large);
+}
+
+// p, a live block of sb, which the thread's own heap owns, and whose state byte is `state`: the
+// thread's cache has no room for it on free's stack.
+[[gnu::noinline]] void FreeToFullCache(Superblock* sb, void* p, std::atomic<std::uint8_t>* state) {
+  state->store(kCached, std::memory_order_relaxed);
+  const std::uint32_t c = sb->size_class;
+  if (kCacheLimits.blocks[c] == 0) return SmallFree(sb, p);  // an uncached class
+  // free's stack trades places with malloc's, unless that is full too.
+  if (tls_cache.MallocFull(c)) {
+    tls_cache.Flush(c);
+  } else {
+    tls_cache.Swap(c);
+  }
+  tls_cache.Push(c, p, state);
 }
 
 // p lies outside the thread's last page-map leaf: point the hint at p's leaf and free p again,
@@ -172,9 +187,10 @@ void Free(void* p) {
       const std::uint64_t i = sb->IndexAtOffset(offset);  // capacity or more: not a block start
       const std::uint32_t c = sb->size_class;
       ThreadCache& cache = tls_cache;
-      if (i < sb->capacity && sb->State(static_cast<std::uint32_t>(i)) == kLive && !cache.Full(c))
-          [[likely]] {
+      if (i < sb->capacity && sb->State(static_cast<std::uint32_t>(i)) == kLive) [[likely]] {
         std::atomic<std::uint8_t>* state = sb->StateByte(static_cast<std::uint32_t>(i));
+        if (cache.Full(c)) [[unlikely]]
+          return FreeToFullCache(sb, p, state);
         cache.Push(c, p, state);
         state->store(kCached, std::memory_order_relaxed);
         return;

@@ -204,6 +204,12 @@ extern "C" __attribute__((visibility("default"))) int halloc_check(char* buf, si
     v = {"the thread's page-map leaf hint names no leaf of the map", nullptr, nullptr, 0, 0};
   }
   if (ok) {
+    if (const char* why = kThreadCache ? tls_cache.Violation() : nullptr) {
+      ok = false;
+      v = {why, nullptr, nullptr, 0, 0};
+    }
+  }
+  if (ok) {
     if (const char* why = LargeCacheViolation()) {
       ok = false;
       v = {why, nullptr, nullptr, 0, 0};

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
 #include <utility>
 
 #include "page_map.h"
@@ -14,7 +13,7 @@ constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] 
 
 void ThreadCache::Refill(std::uint32_t c, ReleaseList& release) {
   std::uint16_t& top = stacks[c].top;
-  const std::uint32_t want = stacks[c].base + (kCacheLimits.blocks[c] + 1) / 2;
+  const std::uint32_t want = stacks[c].base + Half(c);
   while (top < want) {
     std::uint32_t got = heap->Alloc(c, &slots[top], &states[top], want - top, release);
     if (got == 0) return;
@@ -22,21 +21,15 @@ void ThreadCache::Refill(std::uint32_t c, ReleaseList& release) {
   }
 }
 
-void ThreadCache::Flush(std::uint32_t c, std::uint32_t n) {
-  // The oldest blocks (the bottom of the stack) go: the newest are the likeliest in the CPU's
-  // cache. Each run of one superblock's blocks goes back in one pass over its state bytes.
-  const std::uint32_t base = stacks[c].base;
-  if (n > Count(c)) n = Count(c);
+void ThreadCache::Flush(std::uint32_t c) {
+  // Each run of one superblock's blocks goes back in one pass over its state bytes.
+  const std::uint32_t base = FreeBase(c), top = stacks[c].free_top;
   {
     OwnerLocks owners;
-    for (std::uint32_t i = base; i < base + n;) {
-      i += owners.ReturnRun(SuperblockOf(slots[i]), &states[i], base + n - i);
-    }
+    for (std::uint32_t i = base; i < top;)
+      i += owners.ReturnRun(SuperblockOf(slots[i]), &states[i], top - i);
   }
-  std::uint32_t left = Count(c) - n;
-  std::memmove(&slots[base], &slots[base + n], left * sizeof(slots[0]));
-  std::memmove(&states[base], &states[base + n], left * sizeof(states[0]));
-  stacks[c].top = static_cast<std::uint16_t>(base + left);
+  stacks[c].free_top = static_cast<std::uint16_t>(base);
 }
 
 void ThreadCache::FlushRemote() {
@@ -72,8 +65,39 @@ void ThreadCache::FlushRemote() {
 }
 
 void ThreadCache::FlushAll() {
-  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) Flush(c, Count(c));
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    Flush(c);
+    if (Empty(c)) continue;
+    Swap(c);  // malloc's blocks go back the same way
+    Flush(c);
+  }
   FlushRemote();
+}
+
+const char* ThreadCache::Violation() const {
+  if (stacks[0].free_end == 0) return nullptr;  // never bound: all zeros
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    const CacheStack& s = stacks[c];
+    const std::uint32_t low = kCacheLimits.base[c], high = low + Half(c);
+    const bool halves =
+        (s.base == low && FreeBase(c) == high) || (s.base == high && FreeBase(c) == low);
+    if (!halves || s.free_end != FreeBase(c) + Half(c)) return "a thread cache's stacks overlap";
+    if (s.top < s.base || s.top > s.base + Half(c) || s.free_top < FreeBase(c) ||
+        s.free_top > s.free_end)
+      return "a thread cache's stack top lies outside its stack";
+    for (std::uint32_t i = low; i < kCacheLimits.end[c]; ++i) {
+      if (i >= s.top && i < s.base + Half(c)) continue;  // above malloc's top
+      if (i >= s.free_top && i < s.free_end) continue;   // above free's top
+      const Superblock* sb = SuperblockOf(slots[i]);
+      if (sb == nullptr || sb->size_class != c || sb->BlockAt(slots[i]) == kNoBlock ||
+          sb->StateByte(sb->BlockAt(slots[i])) != states[i])
+        return "a thread cache holds a block that is not of its class, or its state byte is wrong";
+      const std::uint8_t state = states[i]->load(std::memory_order_relaxed);
+      if (state != kCached && state != kCarved)
+        return "a thread cache holds a block not marked held";
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace halloc

@@ -1,8 +1,14 @@
 // Per-thread caches of free blocks (halloc only: kPolicy.cache_bytes > 0). A thread keeps up to
 // cache_bytes per size class (and at least cache_min_blocks) of free blocks from superblocks its
 // own heap owns, and serves malloc and free from them with no lock and no atomic
-// read-modify-write. Each class's cache is a stack of pointers in the thread's own memory, so
+// read-modify-write. Each class's cache is two stacks of pointers in the thread's own memory, so
 // neither malloc nor free reads or writes the block itself.
+//
+// malloc pops from one stack and free pushes onto the other, and the two trade places when
+// malloc's runs empty (free-list sharding, as in mimalloc). With one stack, each malloc's load
+// of the top waits for the last free's store to it, whose address needs two loads (the page
+// map's entry, then the superblock's class): a chain of dependent loads through every
+// malloc-free pair. With two, a malloc depends only on the malloc before it.
 //
 // Cached blocks count as in use for their heap (u), so Hoard's invariant and its bound still
 // hold with U raised by at most kCacheLimits.bound_bytes (plus kRemoteBatch blocks waiting to go
@@ -36,8 +42,10 @@ constexpr CacheLimits BuildCacheLimits() {
     std::size_t n = kPolicy.cache_bytes / kSizeClasses.block_size[c];
     if (kPolicy.cache_bytes > 0 && n < kPolicy.cache_min_blocks) n = kPolicy.cache_min_blocks;
     // 512 at most: the smallest classes' refills and flushes carry 256 blocks, which took
-    // shbench's time down by a tenth against 128 (their bytes stay within cache_bytes).
-    l.blocks[c] = static_cast<std::uint16_t>(n < 512 ? n : 512);
+    // shbench's time down by a tenth against 128 (their bytes stay within cache_bytes). Even:
+    // two stacks of half each.
+    n = n < 512 ? n : 512;
+    l.blocks[c] = static_cast<std::uint16_t>(n + n % 2);
     l.base[c] = static_cast<std::uint16_t>(l.slots);
     l.slots += l.blocks[c];
     l.end[c] = static_cast<std::uint16_t>(l.slots);
@@ -56,19 +64,24 @@ inline constexpr std::uint32_t kRemoteBatch = 64;
 
 static_assert(SizeClassTable::kMaxClasses <= 64, "remote_classes has a bit a class");
 
-// Where class c's stack lies in ThreadCache::slots: slots[base, top), room up to end. The three
-// sit side by side in the thread's memory, so malloc and free read a class's with one cache
-// line and no table of limits.
+// Where class c's two stacks lie in ThreadCache::slots, one half of [kCacheLimits.base, .end)
+// each: malloc pops slots[base, top), room up to base + half; free pushes onto
+// slots[free_end - half, free_top), room up to free_end. The four sit side by side in the
+// thread's memory, so malloc and free read a class's with one cache line and no table of limits.
 struct CacheStack {
-  std::uint16_t top, base, end, unused;
+  std::uint16_t top, base;           // malloc's
+  std::uint16_t free_top, free_end;  // free's
 };
 static_assert(sizeof(CacheStack) == 8);
 static_assert(!kThreadCache || kCacheLimits.end[0] > 0, "Bind tells a laid-out cache by end[0]");
 
 constexpr std::array<CacheStack, SizeClassTable::kMaxClasses> EmptyCacheStacks() {
   std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = {};
-  for (std::uint32_t c = 0; c < SizeClassTable::kMaxClasses; ++c)
-    stacks[c] = {kCacheLimits.base[c], kCacheLimits.base[c], kCacheLimits.end[c], 0};
+  for (std::uint32_t c = 0; c < SizeClassTable::kMaxClasses; ++c) {
+    const auto half = static_cast<std::uint16_t>(kCacheLimits.blocks[c] / 2);
+    const std::uint16_t base = kCacheLimits.base[c];
+    stacks[c] = {base, base, static_cast<std::uint16_t>(base + half), kCacheLimits.end[c]};
+  }
   return stacks;
 }
 
@@ -93,14 +106,31 @@ struct ThreadCache {
   // The thread uses heap h from now on (nullptr: none); the stacks are laid out on the first
   // binding and keep their blocks across later ones.
   void Bind(Heap* h) {
-    if (stacks[0].end == 0) stacks = EmptyCacheStacks();
+    if (stacks[0].free_end == 0) stacks = EmptyCacheStacks();
     heap = h;
   }
 
-  std::uint32_t Count(std::uint32_t c) const { return stacks[c].top - stacks[c].base; }
+  static std::uint16_t Half(std::uint32_t c) { return kCacheLimits.blocks[c] / 2; }
+  std::uint32_t FreeBase(std::uint32_t c) const { return stacks[c].free_end - Half(c); }
+  std::uint32_t Count(std::uint32_t c) const {
+    return stacks[c].top - stacks[c].base + stacks[c].free_top - FreeBase(c);
+  }
+  // Whether malloc's stack is empty, or full; whether free's holds a block, or is full.
   bool Empty(std::uint32_t c) const { return stacks[c].top == stacks[c].base; }
-  bool Full(std::uint32_t c) const { return stacks[c].top == stacks[c].end; }
-  // The newest block of class c, which must have one, marked live.
+  bool MallocFull(std::uint32_t c) const { return stacks[c].top == stacks[c].base + Half(c); }
+  bool HasFreed(std::uint32_t c) const { return stacks[c].free_top != FreeBase(c); }
+  bool Full(std::uint32_t c) const { return stacks[c].free_top == stacks[c].free_end; }
+  // The stacks trade places: free's blocks serve malloc, and malloc's leftovers (if any) lie
+  // at the bottom of free's.
+  void Swap(std::uint32_t c) {
+    CacheStack& s = stacks[c];
+    const std::uint16_t base = s.base, top = s.top;
+    s.base = static_cast<std::uint16_t>(FreeBase(c));
+    s.top = s.free_top;
+    s.free_end = static_cast<std::uint16_t>(base + Half(c));
+    s.free_top = top;
+  }
+  // The newest block of malloc's stack of class c, which must have one, marked live.
   void* Pop(std::uint32_t c) {
     const std::size_t t = std::size_t{stacks[c].top} - 1;
     stacks[c].top = static_cast<std::uint16_t>(t);
@@ -108,12 +138,12 @@ struct ThreadCache {
     states[t]->store(kLive, std::memory_order_relaxed);
     return p;
   }
-  // p, whose state byte is `state`, goes on class c's stack, which must not be full.
+  // p, whose state byte is `state`, goes on free's stack of class c, which must not be full.
   void Push(std::uint32_t c, void* p, std::atomic<std::uint8_t>* state) {
-    std::uint32_t t = stacks[c].top;
+    std::uint32_t t = stacks[c].free_top;
     slots[t] = p;
     states[t] = state;
-    stacks[c].top = static_cast<std::uint16_t>(t + 1);
+    stacks[c].free_top = static_cast<std::uint16_t>(t + 1);
   }
 
   // p, a block of sb, waits to go back to sb's owner.
@@ -127,14 +157,16 @@ struct ThreadCache {
     if (++remote_count == kRemoteBatch) FlushRemote();
   }
 
-  // Refills class c's empty stack from the thread's heap (locked by the caller) up to half its
-  // limit.
+  // Refills malloc's empty stack of class c from the thread's heap (locked by the caller).
   void Refill(std::uint32_t c, ReleaseList& release);
-  // Returns the n oldest blocks of class c to their superblocks' owners.
-  void Flush(std::uint32_t c, std::uint32_t n);
+  // Returns every block of free's stack of class c to its superblock's owner.
+  void Flush(std::uint32_t c);
   // Returns the remote blocks to their owners.
   void FlushRemote();
   void FlushAll();
+
+  // What is wrong with the stacks' layout or a cached block's state (halloc_check), or nullptr.
+  const char* Violation() const;
 };
 
 extern constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]];

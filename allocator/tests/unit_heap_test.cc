@@ -2,12 +2,15 @@
 // one allocator per process, so they compare counters before and after rather than absolutes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -409,6 +412,56 @@ TEST(Large, RefusesSizesAbovePtrdiffMax) {
   errno = 0;
   EXPECT_EQ(Calloc(SIZE_MAX / 2, 3), nullptr);
   EXPECT_EQ(errno, ENOMEM);
+}
+
+// malloc pops one stack and free pushes the other: a freed block waits until malloc's stack
+// runs empty, then the two trade places with no refill; and the two never hold more than the
+// class's limit.
+TEST(ThreadCache, MallocAndFreeUseTwoStacksThatTradePlaces) {
+  if (!kThreadCache) GTEST_SKIP() << "this variant has no thread cache";
+  std::thread fresh([] {
+    constexpr std::size_t kSize = 80;
+    const std::uint32_t c = SizeClassOf(kSize);
+    const std::uint32_t half = ThreadCache::Half(c);
+    ASSERT_GE(half, 2u);
+    static std::array<void*, 4096> got;  // not the allocator's: it would share the class
+    void* first = Malloc(kSize);         // binds, and fills malloc's stack
+    EXPECT_EQ(tls_cache.Count(c), half - 1);
+    Free(first);
+    EXPECT_TRUE(tls_cache.HasFreed(c));
+    for (std::uint32_t i = 0; i + 1 < half; ++i) {
+      got[i] = Malloc(kSize);
+      EXPECT_NE(got[i], first) << "a freed block waits on free's stack";
+    }
+    EXPECT_TRUE(tls_cache.Empty(c));
+    EXPECT_EQ(Malloc(kSize), first) << "the stacks trade places";
+    EXPECT_FALSE(tls_cache.HasFreed(c));
+    got[half - 1] = first;
+    const std::size_t n = std::min<std::size_t>(got.size(), 5 * half);
+    for (std::size_t i = half; i < n; ++i) got[i] = Malloc(kSize);
+    for (std::size_t i = 0; i < n; ++i) {
+      Free(got[i]);
+      ASSERT_LE(tls_cache.Count(c), kCacheLimits.blocks[c]) << "after " << i + 1 << " frees";
+    }
+    EXPECT_GE(tls_cache.Count(c), half) << "a full free stack trades places before it flushes";
+    ExpectConsistent();
+
+    // The checker catches a cached block marked live, and a top beyond its stack.
+    char why[256];
+    ASSERT_FALSE(tls_cache.Empty(c));
+    std::atomic<std::uint8_t>* state = tls_cache.states[tls_cache.stacks[c].base];
+    const std::uint8_t was = state->exchange(kLive);
+    EXPECT_EQ(halloc_check(why, sizeof why), 0);
+    EXPECT_NE(std::string(why).find("not marked held"), std::string::npos) << why;
+    state->store(was);
+    const std::uint16_t top = tls_cache.stacks[c].top;
+    tls_cache.stacks[c].top = static_cast<std::uint16_t>(tls_cache.stacks[c].base + half + 1);
+    EXPECT_EQ(halloc_check(why, sizeof why), 0);
+    EXPECT_NE(std::string(why).find("outside its stack"), std::string::npos) << why;
+    tls_cache.stacks[c].top = top;
+    ExpectConsistent();
+  });
+  fresh.join();
 }
 
 TEST(Heap, ConcurrentCrossThreadTrafficKeepsEveryInvariant) {
