@@ -17,8 +17,9 @@ struct Region {
   std::uint64_t dirty;  // bit g: granule g is free but its memory not yet given back
   Region* prev;         // neighbours in its pool's list of regions with a free granule
   Region* next;
-  bool listed;
-  std::uint8_t pool;  // its index in g_pools
+  bool listed;          // in its pool's list, if `epoch` is still the pool's
+  std::uint8_t pool;    // its index in g_pools
+  std::uint32_t epoch;  // its pool's epoch when it was last linked
 };
 static_assert(kRegionGranules == 64, "one 64-bit mask a region");
 static_assert(sizeof(Region) <= kPageSize);
@@ -28,13 +29,19 @@ struct RegionPool {
   Region* open = nullptr;  // regions with a free granule, first to last
   Region* last = nullptr;
   std::size_t dirty = 0;  // granules free but not yet given back (superblock pools only)
+  // Bumped when a forked child drops the list (RegionsAfterForkInChild): the regions that were
+  // on it still say `listed`, and their neighbours are stale, so unlinking one would splice the
+  // old list into the new one (a child hung walking a cycle so made).
+  std::uint32_t epoch = 0;
 
+  bool Listed(const Region* r) const { return r->listed && r->epoch == epoch; }
   void Link(Region* r) {  // at the front
     r->prev = nullptr;
     r->next = open;
     (open ? open->prev : last) = r;
     open = r;
     r->listed = true;
+    r->epoch = epoch;
   }
   void Unlink(Region* r) {
     (r->prev ? r->prev->next : open) = r->next;
@@ -151,7 +158,7 @@ void* ReserveRegion() {
 Region* MapRegion(RegionKind kind, std::size_t pool) {
   void* mem = ReserveRegion();
   if (mem == nullptr) return nullptr;
-  auto* r = new (mem) Region{1, 0, nullptr, nullptr, false, static_cast<std::uint8_t>(pool)};
+  auto* r = new (mem) Region{1, 0, nullptr, nullptr, false, static_cast<std::uint8_t>(pool), 0};
   if (kind == RegionKind::kSuperblocks) {
     for (std::size_t g = 1; g < kRegionGranules; ++g) {
       if (g_page_map.Lookup(Base(r) + g * kSuperblockSize)) r->used |= std::uint64_t{1} << g;
@@ -227,7 +234,7 @@ void RegionFree(RegionKind kind, void* p, std::size_t granules) {
   {
     LockGuard guard(pool.lock);
     r->used &= ~RunMask(first, granules);
-    if (r->listed) pool.Unlink(r);
+    if (pool.Listed(r)) pool.Unlink(r);
     pool.Link(r);  // to the front: freed granules are taken first
     if (batched) {
       r->dirty |= RunMask(first, granules);
@@ -255,7 +262,7 @@ bool RegionExtend(RegionKind kind, void* p, std::size_t granules, std::size_t mo
     if (r->used & run) return false;
     TakeDirty(pool, r, run);
     r->used |= run;
-    if (r->used == ~std::uint64_t{0} && r->listed) pool.Unlink(r);
+    if (r->used == ~std::uint64_t{0} && pool.Listed(r)) pool.Unlink(r);
   }
   OsAccount(static_cast<std::ptrdiff_t>(more * kSuperblockSize), PurposeOf(kind));
   return true;
@@ -290,6 +297,7 @@ void RegionsAfterForkInChild() {
       pool.lock.Reset();
       pool.open = pool.last = nullptr;
       pool.dirty = 0;
+      ++pool.epoch;
     }
     dirty += pool.dirty;
   }
