@@ -76,8 +76,13 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
 // address is cached beside it), all in the thread's own memory but that byte.
 inline void* SmallAlloc(std::uint32_t c) {
   if constexpr (kThreadCache) {
-    if (!tls_cache.Empty(c)) [[likely]]
-      return tls_cache.Pop(c);
+    ThreadCache& cache = tls_cache;
+    if (!cache.Empty(c)) [[likely]]
+      return cache.Pop(c);
+    if (cache.heap != nullptr && cache.HasFreed(c)) {
+      cache.Swap(c);
+      return cache.Pop(c);
+    }
   }
   return SmallAllocSlow(c);
 }

@@ -42,10 +42,13 @@ constexpr CacheLimits BuildCacheLimits() {
     std::size_t n = kPolicy.cache_bytes / kSizeClasses.block_size[c];
     if (kPolicy.cache_bytes > 0 && n < kPolicy.cache_min_blocks) n = kPolicy.cache_min_blocks;
     // 512 at most: the smallest classes' refills and flushes carry 256 blocks, which took
-    // shbench's time down by a tenth against 128 (their bytes stay within cache_bytes). Even:
-    // two stacks of half each.
+    // shbench's time down by a tenth against 128 (their bytes stay within cache_bytes).
     n = n < 512 ? n : 512;
-    l.blocks[c] = static_cast<std::uint16_t>(n + n % 2);
+    // Twice that, up to 64, for the classes that cache fewer: the two stacks trade places every
+    // `half` mallocs, and with stacks of a few blocks, trading every few calls cost larson and
+    // size-mix a tenth of their time.
+    if (n < 64) n = 2 * n < 64 ? 2 * n : 64;
+    l.blocks[c] = static_cast<std::uint16_t>(n + n % 2);  // two stacks of half each
     l.base[c] = static_cast<std::uint16_t>(l.slots);
     l.slots += l.blocks[c];
     l.end[c] = static_cast<std::uint16_t>(l.slots);
