@@ -47,10 +47,6 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
 }
 
 [[gnu::noinline]] void* SmallAllocSlow(std::uint32_t c) {
-  if (kThreadCache && tls_cache.heap != nullptr && tls_cache.HasFreed(c)) {
-    tls_cache.Swap(c);  // free's blocks serve malloc now, with no lock
-    return tls_cache.Pop(c);
-  }
   Heap* heap = CurrentHeap();
   if (heap == nullptr) [[unlikely]]
     return OutOfMemory();
@@ -80,7 +76,7 @@ inline void* SmallAlloc(std::uint32_t c) {
     if (!cache.Empty(c)) [[likely]]
       return cache.Pop(c);
     if (cache.heap != nullptr && cache.HasFreed(c)) {
-      cache.Swap(c);
+      cache.Swap(c);  // free's blocks serve malloc now, with no lock
       return cache.Pop(c);
     }
   }

@@ -5,10 +5,10 @@
 // neither malloc nor free reads or writes the block itself.
 //
 // malloc pops from one stack and free pushes onto the other, and the two trade places when
-// malloc's runs empty (free-list sharding, as in mimalloc). With one stack, each malloc's load
-// of the top waits for the last free's store to it, whose address needs two loads (the page
-// map's entry, then the superblock's class): a chain of dependent loads through every
-// malloc-free pair. With two, a malloc depends only on the malloc before it.
+// malloc's runs empty or free's fills (free-list sharding, as in mimalloc). With one stack,
+// each malloc's load of the top waits for the last free's store to it, whose address needs two
+// loads (the page map's entry, then the superblock's class): a chain of dependent loads
+// through every malloc-free pair. With two, a malloc depends only on the malloc before it.
 //
 // Cached blocks count as in use for their heap (u), so Hoard's invariant and its bound still
 // hold with U raised by at most kCacheLimits.bound_bytes (plus kRemoteBatch blocks waiting to go
