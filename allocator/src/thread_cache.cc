@@ -13,7 +13,7 @@ constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] 
 
 void ThreadCache::Refill(std::uint32_t c, ReleaseList& release) {
   std::uint16_t& top = stacks[c].top;
-  const std::uint32_t want = stacks[c].base + Half(c);
+  const std::uint32_t want = stacks[c].base + CacheHalf(c);
   while (top < want) {
     std::uint32_t got = heap->Alloc(c, &slots[top], &states[top], want - top, release);
     if (got == 0) return;
@@ -78,19 +78,19 @@ const char* ThreadCache::Violation() const {
   if (stacks[0].free_end == 0) return nullptr;  // never bound: all zeros
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     const CacheStack& s = stacks[c];
-    const std::uint32_t low = kCacheLimits.base[c], high = low + Half(c);
+    const std::uint32_t low = kCacheLimits.base[c], high = low + CacheHalf(c);
     const bool halves =
         (s.base == low && FreeBase(c) == high) || (s.base == high && FreeBase(c) == low);
-    if (!halves || s.free_end != FreeBase(c) + Half(c)) return "a thread cache's stacks overlap";
-    if (s.top < s.base || s.top > s.base + Half(c) || s.free_top < FreeBase(c) ||
+    if (!halves) return "a thread cache's stacks overlap";
+    if (s.top < s.base || s.top > s.base + CacheHalf(c) || s.free_top < FreeBase(c) ||
         s.free_top > s.free_end)
       return "a thread cache's stack top lies outside its stack";
     for (std::uint32_t i = low; i < kCacheLimits.end[c]; ++i) {
-      if (i >= s.top && i < s.base + Half(c)) continue;  // above malloc's top
-      if (i >= s.free_top && i < s.free_end) continue;   // above free's top
+      if (i >= s.top && i < s.base + CacheHalf(c)) continue;  // above malloc's top
+      if (i >= s.free_top && i < s.free_end) continue;        // above free's top
       const Superblock* sb = SuperblockOf(slots[i]);
-      if (sb == nullptr || sb->size_class != c || sb->BlockAt(slots[i]) == kNoBlock ||
-          sb->StateByte(sb->BlockAt(slots[i])) != states[i])
+      const std::uint32_t block = sb ? sb->BlockAt(slots[i]) : kNoBlock;
+      if (block == kNoBlock || sb->size_class != c || sb->StateByte(block) != states[i])
         return "a thread cache holds a block that is not of its class, or its state byte is wrong";
       const std::uint8_t state = states[i]->load(std::memory_order_relaxed);
       if (state != kCached && state != kCarved)

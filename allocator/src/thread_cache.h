@@ -57,6 +57,10 @@ constexpr CacheLimits BuildCacheLimits() {
   return l;
 }
 inline constexpr CacheLimits kCacheLimits = BuildCacheLimits();
+// The room in each of class c's two stacks.
+constexpr std::uint16_t CacheHalf(std::uint32_t c) {
+  return kCacheLimits.blocks[c] / 2;
+}
 
 // Blocks this thread freed that belong to other heaps wait here and go back to their owners
 // in batches: each run of one owner's blocks is posted to that heap's inbox with one atomic
@@ -81,9 +85,8 @@ static_assert(!kThreadCache || kCacheLimits.end[0] > 0, "Bind tells a laid-out c
 constexpr std::array<CacheStack, SizeClassTable::kMaxClasses> EmptyCacheStacks() {
   std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = {};
   for (std::uint32_t c = 0; c < SizeClassTable::kMaxClasses; ++c) {
-    const auto half = static_cast<std::uint16_t>(kCacheLimits.blocks[c] / 2);
     const std::uint16_t base = kCacheLimits.base[c];
-    stacks[c] = {base, base, static_cast<std::uint16_t>(base + half), kCacheLimits.end[c]};
+    stacks[c] = {base, base, static_cast<std::uint16_t>(base + CacheHalf(c)), kCacheLimits.end[c]};
   }
   return stacks;
 }
@@ -113,14 +116,13 @@ struct ThreadCache {
     heap = h;
   }
 
-  static std::uint16_t Half(std::uint32_t c) { return kCacheLimits.blocks[c] / 2; }
-  std::uint32_t FreeBase(std::uint32_t c) const { return stacks[c].free_end - Half(c); }
+  std::uint32_t FreeBase(std::uint32_t c) const { return stacks[c].free_end - CacheHalf(c); }
   std::uint32_t Count(std::uint32_t c) const {
     return stacks[c].top - stacks[c].base + stacks[c].free_top - FreeBase(c);
   }
   // Whether malloc's stack is empty, or full; whether free's holds a block, or is full.
   bool Empty(std::uint32_t c) const { return stacks[c].top == stacks[c].base; }
-  bool MallocFull(std::uint32_t c) const { return stacks[c].top == stacks[c].base + Half(c); }
+  bool MallocFull(std::uint32_t c) const { return stacks[c].top == stacks[c].base + CacheHalf(c); }
   bool HasFreed(std::uint32_t c) const { return stacks[c].free_top != FreeBase(c); }
   bool Full(std::uint32_t c) const { return stacks[c].free_top == stacks[c].free_end; }
   // The stacks trade places: free's blocks serve malloc, and malloc's leftovers (if any) lie
@@ -130,7 +132,7 @@ struct ThreadCache {
     const std::uint16_t base = s.base, top = s.top;
     s.base = static_cast<std::uint16_t>(FreeBase(c));
     s.top = s.free_top;
-    s.free_end = static_cast<std::uint16_t>(base + Half(c));
+    s.free_end = static_cast<std::uint16_t>(base + CacheHalf(c));
     s.free_top = top;
   }
   // The newest block of malloc's stack of class c, which must have one, marked live.

@@ -424,7 +424,7 @@ TEST(ThreadCache, MallocAndFreeUseTwoStacksThatTradePlaces) {
   std::thread fresh([] {
     constexpr std::size_t kSize = 80;
     const std::uint32_t c = SizeClassOf(kSize);
-    const std::uint32_t half = ThreadCache::Half(c);
+    const std::uint32_t half = CacheHalf(c);
     ASSERT_GE(half, 2u);
     static std::array<void*, 4096> got;  // not the allocator's: it would share the class
     void* first = Malloc(kSize);         // binds, and fills malloc's stack
