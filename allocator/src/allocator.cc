@@ -55,12 +55,12 @@ LargeHeader* LiveLarge(PageMap::Entry e, const void* p, const char* what) {
   ReleaseList release;
   heap->lock.Lock();
   void* p = nullptr;
-  if (kThreadCache && kCacheLimits.blocks[c] > 0) {
+  if (kThreadCache && kCacheLimits.blocks[c] > 0 && tls_cache.slots != nullptr) {
     tls_cache.Refill(c, release);
     if (!tls_cache.Empty(c)) p = tls_cache.Pop(c);
-  } else {
-    std::atomic<std::uint8_t>* state;
-    if (heap->Alloc(c, &p, &state, 1, release) == 1) state->store(kLive, std::memory_order_relaxed);
+  } else if (HeldBlock b; heap->Alloc(c, &b, 1, release) == 1) {
+    b.state->store(kLive, std::memory_order_relaxed);
+    p = b.block;
   }
   heap->lock.Unlock();
   if (release.head) [[unlikely]]
@@ -75,7 +75,7 @@ inline void* SmallAlloc(std::uint32_t c) {
     ThreadCache& cache = tls_cache;
     if (!cache.Empty(c)) [[likely]]
       return cache.Pop(c);
-    if (cache.heap != nullptr && cache.HasFreed(c)) {
+    if (cache.slots != nullptr && cache.HasFreed(c)) {
       cache.Swap(c);  // free's blocks serve malloc now, with no lock
       return cache.Pop(c);
     }
@@ -134,7 +134,8 @@ inline void* SmallAlloc(std::uint32_t c) {
 [[gnu::noinline]] void FreeToFullCache(Superblock* sb, void* p, std::atomic<std::uint8_t>* state) {
   state->store(kCached, std::memory_order_relaxed);
   const std::uint32_t c = sb->size_class;
-  if (kCacheLimits.blocks[c] == 0) return SmallFree(sb, p);  // an uncached class
+  // An uncached class, or a thread the OS refused slots.
+  if (kCacheLimits.blocks[c] == 0 || tls_cache.slots == nullptr) return SmallFree(sb, p);
   // free's stack trades places with malloc's, unless that is full too.
   if (tls_cache.MallocFull(c)) {
     tls_cache.Flush(c);

@@ -103,10 +103,9 @@ void OwnerLocks::Return(Superblock* sb, void* const* blocks, std::uint32_t n) {
   if (LockOwnerOf(sb)) locked_->Free(sb, blocks, n, release_);  // else abandoned at fork: leak
 }
 
-std::uint32_t OwnerLocks::ReturnRun(Superblock* sb, std::atomic<std::uint8_t>* const* states,
-                                    std::uint32_t n) {
+std::uint32_t OwnerLocks::ReturnRun(Superblock* sb, const HeldBlock* run, std::uint32_t n) {
   if (!LockOwnerOf(sb)) return 1;  // abandoned at fork: leak the first block
-  return locked_->FreeRun(sb, states, n, release_);
+  return locked_->FreeRun(sb, run, n, release_);
 }
 
 bool Heap::Post(FreeBlock* first, FreeBlock* last, std::size_t bytes) {
@@ -214,12 +213,11 @@ Superblock* Heap::NonFull(std::uint32_t c, ReleaseList& release) {
   return sb;
 }
 
-std::uint32_t Heap::Alloc(std::uint32_t c, void** out, std::atomic<std::uint8_t>** states,
-                          std::uint32_t n, ReleaseList& release) {
+std::uint32_t Heap::Alloc(std::uint32_t c, HeldBlock* out, std::uint32_t n, ReleaseList& release) {
   Superblock* sb = NonFull(c, release);
   if (sb == nullptr) return 0;
   if (sb->empty()) empty_granules -= sb->granules();  // no longer, after PopInto
-  std::uint32_t got = sb->PopInto(out, states, n);
+  std::uint32_t got = sb->PopInto(out, n);
   in_use += std::size_t{got} * sb->block_size;
   Refile(sb);
   return got;
@@ -251,9 +249,9 @@ void Heap::Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseLis
   Released(sb, release);
 }
 
-std::uint32_t Heap::FreeRun(Superblock* sb, std::atomic<std::uint8_t>* const* states,
-                            std::uint32_t n, ReleaseList& release) {
-  const std::uint32_t k = sb->PushRun(states, n);
+std::uint32_t Heap::FreeRun(Superblock* sb, const HeldBlock* run, std::uint32_t n,
+                            ReleaseList& release) {
+  const std::uint32_t k = sb->PushRun(run, n);
   in_use -= std::size_t{k} * sb->block_size;
   Released(sb, release);
   return k;

@@ -73,17 +73,15 @@ struct alignas(kCacheLine) Heap {
            held - in_use <= kPolicy.slack * kSuperblockSize;
   }
 
-  // Up to n blocks of class c from one superblock into out[], their state bytes into states[]
-  // (at least one unless the OS refuses memory; see Superblock::PopInto); returns how many.
-  // Lock held.
-  std::uint32_t Alloc(std::uint32_t c, void** out, std::atomic<std::uint8_t>** states,
-                      std::uint32_t n, ReleaseList& release);
+  // Up to n blocks of class c from one superblock into out[] (at least one unless the OS
+  // refuses memory; see Superblock::PopInto); returns how many. Lock held.
+  std::uint32_t Alloc(std::uint32_t c, HeldBlock* out, std::uint32_t n, ReleaseList& release);
   // Returns n blocks of sb (which this heap owns) to sb. Lock held; the emptiness invariant
   // may be broken until UnlockAfterFrees, so that many frees under one lock check it once.
   void Free(Superblock* sb, void* const* blocks, std::uint32_t n, ReleaseList& release);
-  // Returns the blocks of sb among the first of states[0, n) to sb (Superblock::PushRun), and
+  // Returns the blocks of sb among the first of run[0, n) to sb (Superblock::PushRun), and
   // how many. Lock held; as Free.
-  std::uint32_t FreeRun(Superblock* sb, std::atomic<std::uint8_t>* const* states, std::uint32_t n,
+  std::uint32_t FreeRun(Superblock* sb, const HeldBlock* run, std::uint32_t n,
                         ReleaseList& release);
   // Restores the invariant after Free and FreeRun, and unlocks.
   void UnlockAfterFrees(ReleaseList& release);
@@ -144,10 +142,9 @@ class OwnerLocks {
 
   // Gives back n blocks of sb, each checked live and marked held by free().
   void Return(Superblock* sb, void* const* blocks, std::uint32_t n);
-  // Gives back the blocks of sb among the first of states[0, n) (cached blocks' state bytes;
+  // Gives back the blocks of sb among the first of run[0, n) (cached blocks;
   // Superblock::PushRun), and returns how many (at least one).
-  std::uint32_t ReturnRun(Superblock* sb, std::atomic<std::uint8_t>* const* states,
-                          std::uint32_t n);
+  std::uint32_t ReturnRun(Superblock* sb, const HeldBlock* run, std::uint32_t n);
 
  private:
   // Locks sb's owner, keeping the lock already held when it is that; false when the owner was

@@ -62,6 +62,14 @@ struct FreeBlock {
 };
 static_assert(sizeof(FreeBlock) <= kMinAlign, "every block holds a FreeBlock");
 
+// A block held outside its superblock (a thread cache's slot, a refill's output), with the
+// address of its state byte, so its holder marks it live or returns it without finding its
+// superblock. The two side by side: one cache line serves both.
+struct HeldBlock {
+  void* block;
+  std::atomic<std::uint8_t>* state;
+};
+
 struct alignas(kCacheLine) Superblock {
   std::atomic<Heap*> owner;
   Superblock* prev;  // neighbours in the owner's list for this class and fullness group
@@ -101,10 +109,9 @@ struct alignas(kCacheLine) Superblock {
   bool Format(std::uint32_t c);
 
   // Hands out up to n blocks (at least one unless it is full) into out[], marked kCached (or
-  // kCarved), and their state bytes into states[] (unless it is null), in the order of a stack
-  // whose top is out[got - 1]: free ones on top, lowest address last, then never-used ones.
-  // Writes no block.
-  std::uint32_t PopInto(void** out, std::atomic<std::uint8_t>** states, std::uint32_t n) {
+  // kCarved), in the order of a stack whose top is out[got - 1]: free ones on top, lowest
+  // address last, then never-used ones. Writes no block.
+  std::uint32_t PopInto(HeldBlock* out, std::uint32_t n) {
     const std::uint32_t free = std::min<std::uint32_t>(bump - used, n);  // kFreed below bump
     const std::uint32_t carve = std::min<std::uint32_t>(n - free, capacity - bump);
     const std::uint32_t got = free + carve;
@@ -119,8 +126,7 @@ struct alignas(kCacheLine) Superblock {
       p -= size;
       --state;
       state->store(kCarved, std::memory_order_relaxed);
-      out[k] = p;
-      if (states) states[k] = state;
+      out[k] = {p, state};
     }
     bump = static_cast<std::uint16_t>(bump + carve);
     // Free ones, found lowest first, written from the top down.
@@ -129,8 +135,7 @@ struct alignas(kCacheLine) Superblock {
       if (map[i].load(std::memory_order_relaxed) != kFreed) continue;
       map[i].store(kCached, std::memory_order_relaxed);
       --k;
-      out[k] = base + std::size_t{i} * size;
-      if (states) states[k] = map + i;
+      out[k] = {base + std::size_t{i} * size, map + i};
     }
     // Every free block below i was taken; when none is left below bump, none is below bump.
     scan = static_cast<std::uint16_t>(std::size_t{bump} - used - got > 0 ? i : bump);
@@ -140,9 +145,9 @@ struct alignas(kCacheLine) Superblock {
 
   // One block (the superblock must not be full), and back.
   void* Pop() {
-    void* p = nullptr;
-    PopInto(&p, nullptr, 1);
-    return p;
+    HeldBlock b{};
+    PopInto(&b, 1);
+    return b.block;
   }
   void Push(void* p) { PushBlocks(&p, 1); }
 
@@ -161,17 +166,17 @@ struct alignas(kCacheLine) Superblock {
     }
     Pushed(n, low);
   }
-  // Takes back the blocks of the longest prefix of states[0, n) that are state bytes of this
-  // superblock (each kCached), and returns how many: a thread cache's blocks come with their
-  // state bytes, so a run of one superblock's blocks is found and freed in one pass.
-  std::uint32_t PushRun(std::atomic<std::uint8_t>* const* states, std::uint32_t n) {
+  // Takes back the longest prefix of run[0, n) whose blocks are this superblock's (each
+  // kCached), and returns how many: a thread cache's blocks come with their state bytes, so a
+  // run of one superblock's blocks is found and freed in one pass.
+  std::uint32_t PushRun(const HeldBlock* run, std::uint32_t n) {
     const auto first = reinterpret_cast<std::uintptr_t>(States());
     const std::uintptr_t count = capacity;  // a local: the stores below may alias any member
     std::uint32_t k = 0, low = scan;
     for (; k < n; ++k) {
-      const std::uintptr_t i = reinterpret_cast<std::uintptr_t>(states[k]) - first;
+      const std::uintptr_t i = reinterpret_cast<std::uintptr_t>(run[k].state) - first;
       if (i >= count) break;
-      states[k]->store(kFreed, std::memory_order_relaxed);
+      run[k].state->store(kFreed, std::memory_order_relaxed);
       low = std::min(low, static_cast<std::uint32_t>(i));
     }
     Pushed(k, low);

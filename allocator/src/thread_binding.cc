@@ -25,9 +25,8 @@ constinit std::atomic<std::size_t> g_heap_count{0};
 
 void UnbindThread(void* arg) {
   auto* heap = static_cast<Heap*>(arg);
-  if (kThreadCache) tls_cache.FlushAll();
   LargeThreadExit();
-  tls_cache.Bind(nullptr);
+  tls_cache.Unbind();
   bool last;
   {
     LockGuard guard(g_binding_lock);
@@ -52,10 +51,13 @@ void UnbindThread(void* arg) {
 // Blocks of a replaced heap stay valid but are never reused: their frees are ignored.
 void AfterForkInChild() {
   Heap* mine = tls_cache.heap;
+  CacheSlots* slots = tls_cache.slots;
   // The fork may have interrupted this thread inside its own cache (from a signal handler):
-  // start the child with an empty one; the cached blocks are leaked.
+  // start the child with an empty one; the cached blocks are leaked, its slots reused.
   tls_cache = ThreadCache{};
   g_binding_lock.Reset();
+  CacheSlots::AfterForkInChild();
+  if (slots != nullptr) CacheSlots::Give(slots);
   DescriptorArenaAfterForkInChild();
   RegionsAfterForkInChild();
   OsAfterForkInChild();

@@ -4,6 +4,8 @@
 #include <bit>
 #include <utility>
 
+#include "lock.h"
+#include "os.h"
 #include "page_map.h"
 #include "thread_binding.h"
 
@@ -11,25 +13,78 @@ namespace halloc {
 
 constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]] = {};
 
+namespace {
+
+// Slots no thread holds, linked through next_free. A thread takes or gives slots only when it
+// binds for the first time or exits.
+struct SlotPool {
+  static constexpr std::size_t kBytes = (sizeof(CacheSlots) + kPageSize - 1) & ~(kPageSize - 1);
+  Mutex lock;
+  CacheSlots* free = nullptr;
+};
+constinit SlotPool g_slot_pool;
+
+}  // namespace
+
+CacheSlots* CacheSlots::Take() {
+  {
+    LockGuard guard(g_slot_pool.lock);
+    if (CacheSlots* s = g_slot_pool.free) {
+      g_slot_pool.free = s->next_free;
+      return s;
+    }
+  }
+  return static_cast<CacheSlots*>(OsMap(SlotPool::kBytes, kPageSize, MapPurpose::kMetadata));
+}
+
+void CacheSlots::Give(CacheSlots* s) {
+  LockGuard guard(g_slot_pool.lock);
+  s->next_free = g_slot_pool.free;
+  g_slot_pool.free = s;
+}
+
+void CacheSlots::AfterForkInChild() {
+  // The list is consistent after every store (Give links a node before publishing it; Take is
+  // one store), so only the lock needs resetting.
+  if (g_slot_pool.lock.IsLocked()) g_slot_pool.lock.Reset();
+}
+
+void ThreadCache::LayOut() {
+  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+    HeldBlock* first = slots->slot + kCacheLimits.base[c];
+    top[c] = base[c] = first;
+    free_top[c] = first + CacheHalf(c);
+    free_end[c] = first + kCacheLimits.blocks[c];
+  }
+}
+
+void ThreadCache::Unbind() {
+  FlushAll();
+  if (slots != nullptr) CacheSlots::Give(std::exchange(slots, nullptr));
+  top = base = free_top = free_end = {};
+  heap = nullptr;
+}
+
 void ThreadCache::Refill(std::uint32_t c, ReleaseList& release) {
-  std::uint16_t& top = stacks[c].top;
-  const std::uint32_t want = stacks[c].base + CacheHalf(c);
-  while (top < want) {
-    std::uint32_t got = heap->Alloc(c, &slots[top], &states[top], want - top, release);
+  HeldBlock*& t = top[c];
+  HeldBlock* const want = base[c] + CacheHalf(c);
+  while (t < want) {
+    std::uint32_t got = heap->Alloc(c, t, static_cast<std::uint32_t>(want - t), release);
     if (got == 0) return;
-    top = static_cast<std::uint16_t>(top + got);
+    t += got;
   }
 }
 
 void ThreadCache::Flush(std::uint32_t c) {
   // Each run of one superblock's blocks goes back in one pass over its state bytes.
-  const std::uint32_t base = FreeBase(c), top = stacks[c].free_top;
+  HeldBlock* const first = FreeBase(c);
+  HeldBlock* const last = free_top[c];
   {
     OwnerLocks owners;
-    for (std::uint32_t i = base; i < top;)
-      i += owners.ReturnRun(SuperblockOf(slots[i]), &states[i], top - i);
+    for (HeldBlock* b = first; b < last;)
+      b += owners.ReturnRun(SuperblockOf(b->block), b, static_cast<std::uint32_t>(last - b));
   }
-  stacks[c].free_top = static_cast<std::uint16_t>(base);
+  free_top[c] = first;
 }
 
 void ThreadCache::FlushRemote() {
@@ -65,7 +120,7 @@ void ThreadCache::FlushRemote() {
 }
 
 void ThreadCache::FlushAll() {
-  for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+  for (std::uint32_t c = 0; slots != nullptr && c < kSizeClasses.count; ++c) {
     Flush(c);
     if (Empty(c)) continue;
     Swap(c);  // malloc's blocks go back the same way
@@ -75,24 +130,30 @@ void ThreadCache::FlushAll() {
 }
 
 const char* ThreadCache::Violation() const {
-  if (stacks[0].free_end == 0) return nullptr;  // never bound: all zeros
+  if (slots == nullptr) {  // never bound, or left: all zeros
+    for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
+      if (top[c] || base[c] || free_top[c] || free_end[c])
+        return "a thread cache without slots has stacks";
+    }
+    return nullptr;
+  }
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
-    const CacheStack& s = stacks[c];
-    const std::uint32_t low = kCacheLimits.base[c], high = low + CacheHalf(c);
+    const HeldBlock* const low = slots->slot + kCacheLimits.base[c];
+    const HeldBlock* const high = low + CacheHalf(c);
     const bool halves =
-        (s.base == low && FreeBase(c) == high) || (s.base == high && FreeBase(c) == low);
+        (base[c] == low && FreeBase(c) == high) || (base[c] == high && FreeBase(c) == low);
     if (!halves) return "a thread cache's stacks overlap";
-    if (s.top < s.base || s.top > s.base + CacheHalf(c) || s.free_top < FreeBase(c) ||
-        s.free_top > s.free_end)
+    if (top[c] < base[c] || top[c] > base[c] + CacheHalf(c) || free_top[c] < FreeBase(c) ||
+        free_top[c] > free_end[c])
       return "a thread cache's stack top lies outside its stack";
-    for (std::uint32_t i = low; i < kCacheLimits.end[c]; ++i) {
-      if (i >= s.top && i < s.base + CacheHalf(c)) continue;  // above malloc's top
-      if (i >= s.free_top && i < s.free_end) continue;        // above free's top
-      const Superblock* sb = SuperblockOf(slots[i]);
-      const std::uint32_t block = sb ? sb->BlockAt(slots[i]) : kNoBlock;
-      if (block == kNoBlock || sb->size_class != c || sb->StateByte(block) != states[i])
+    for (const HeldBlock* b = low; b < low + kCacheLimits.blocks[c]; ++b) {
+      if (b >= top[c] && b < base[c] + CacheHalf(c)) continue;  // above malloc's top
+      if (b >= free_top[c] && b < free_end[c]) continue;        // above free's top
+      const Superblock* sb = SuperblockOf(b->block);
+      const std::uint32_t block = sb ? sb->BlockAt(b->block) : kNoBlock;
+      if (block == kNoBlock || sb->size_class != c || sb->StateByte(block) != b->state)
         return "a thread cache holds a block that is not of its class, or its state byte is wrong";
-      const std::uint8_t state = states[i]->load(std::memory_order_relaxed);
+      const std::uint8_t state = b->state->load(std::memory_order_relaxed);
       if (state != kCached && state != kCarved)
         return "a thread cache holds a block not marked held";
     }

@@ -71,84 +71,85 @@ inline constexpr std::uint32_t kRemoteBatch = 64;
 
 static_assert(SizeClassTable::kMaxClasses <= 64, "remote_classes has a bit a class");
 
-// Where class c's two stacks lie in ThreadCache::slots, one half of [kCacheLimits.base, .end)
-// each: malloc pops slots[base, top), room up to base + half; free pushes onto
-// slots[free_end - half, free_top), room up to free_end. The four sit side by side in the
-// thread's memory, so malloc and free read a class's with one cache line and no table of limits.
-struct CacheStack {
-  std::uint16_t top, base;           // malloc's
-  std::uint16_t free_top, free_end;  // free's
-};
-static_assert(sizeof(CacheStack) == 8);
-static_assert(!kThreadCache || kCacheLimits.end[0] > 0, "Bind tells a laid-out cache by end[0]");
+// A thread's slots: class c's two stacks share slot[kCacheLimits.base[c], .end[c]). They are
+// not in static TLS: glibc clears every new thread's static TLS, which touched all of them
+// (55 KB) in every thread however few classes it used, 61 KiB of RSS a thread against 12 to 16
+// for the peers. Mapped instead, a thread touches the pages of the classes it uses, and an
+// exiting thread hands its slots to the next thread through a pool.
+struct CacheSlots {
+  HeldBlock slot[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
+  CacheSlots* next_free;  // in the pool (after the slots, which stay 16-aligned)
 
-constexpr std::array<CacheStack, SizeClassTable::kMaxClasses> EmptyCacheStacks() {
-  std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = {};
-  for (std::uint32_t c = 0; c < SizeClassTable::kMaxClasses; ++c) {
-    const std::uint16_t base = kCacheLimits.base[c];
-    stacks[c] = {base, base, static_cast<std::uint16_t>(base + CacheHalf(c)), kCacheLimits.end[c]};
-  }
-  return stacks;
-}
+  // A thread's slots, from the pool or the OS (nullptr when it refuses), and back.
+  static CacheSlots* Take();
+  static void Give(CacheSlots* s);
+  // In a forked child: the pool's lock, if another thread held it at the fork, is reset.
+  static void AfterForkInChild();
+};
 
 // The thread's heap binding (thread_binding.h) and its caches. Each block in a stack has the
 // address of its state byte beside it, so malloc marks a block live without finding its
 // superblock. The binding is here, beside the stacks, so free() reads both from one base.
 //
 // All zeros until the thread binds (Bind): every stack then reads empty and full at once, so
-// malloc and free take their slow paths, which bind. Zeros put the whole cache in .tbss, so a
-// new thread's copy is neither copied from an image nor touched until it is used.
+// malloc and free take their slow paths, which bind (or, with no slots, bypass the cache).
 struct ThreadCache {
   Heap* heap = nullptr;
   PageMap::LeafHint leaf_hint;  // free()'s way into the page map, beside the binding
-  std::array<CacheStack, SizeClassTable::kMaxClasses> stacks = {};
-  void* slots[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
-  std::atomic<std::uint8_t>* states[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
+  CacheSlots* slots = nullptr;  // nullptr: the stacks are all zeros
+  // Class c's two stacks, one half of its slots each: malloc pops [base[c], top[c]), room up
+  // to base[c] + half; free pushes onto [free_end[c] - half, free_top[c]), room up to
+  // free_end[c]. An array a field, so malloc and free index each with the class.
+  using PerClass = std::array<HeldBlock*, kSizeClasses.count>;
+  PerClass top = {}, base = {};           // malloc's
+  PerClass free_top = {}, free_end = {};  // free's
   // Each class's waiting blocks, linked through FreeBlock::next.
   std::array<FreeBlock*, SizeClassTable::kMaxClasses> remote = {};
   std::uint64_t remote_classes = 0;  // a bit a class whose chain is not empty
   std::uint32_t remote_count = 0;
 
-  // The thread uses heap h from now on (nullptr: none); the stacks are laid out on the first
-  // binding and keep their blocks across later ones.
+  // The thread uses heap h from now on; on its first binding it takes slots and lays out its
+  // stacks, which keep their blocks across later bindings.
   void Bind(Heap* h) {
-    if (stacks[0].free_end == 0) stacks = EmptyCacheStacks();
+    if (kThreadCache && h != nullptr && slots == nullptr && (slots = CacheSlots::Take())) LayOut();
     heap = h;
   }
+  // The thread leaves: its blocks go back to their superblocks and its slots to the pool.
+  void Unbind();
 
-  std::uint32_t FreeBase(std::uint32_t c) const { return stacks[c].free_end - CacheHalf(c); }
-  std::uint32_t Count(std::uint32_t c) const {
-    return stacks[c].top - stacks[c].base + stacks[c].free_top - FreeBase(c);
+  HeldBlock* FreeBase(std::uint32_t c) const { return free_end[c] - CacheHalf(c); }
+  std::size_t Count(std::uint32_t c) const {
+    return static_cast<std::size_t>(top[c] - base[c]) +
+           static_cast<std::size_t>(free_top[c] - FreeBase(c));
   }
-  // Whether malloc's stack is empty, or full; whether free's holds a block, or is full.
-  bool Empty(std::uint32_t c) const { return stacks[c].top == stacks[c].base; }
-  bool MallocFull(std::uint32_t c) const { return stacks[c].top == stacks[c].base + CacheHalf(c); }
-  bool HasFreed(std::uint32_t c) const { return stacks[c].free_top != FreeBase(c); }
-  bool Full(std::uint32_t c) const { return stacks[c].free_top == stacks[c].free_end; }
+  // Whether malloc's stack is empty, or full; whether free's holds a block, or is full. Laid
+  // out stacks only, but for Empty and Full.
+  bool Empty(std::uint32_t c) const { return top[c] == base[c]; }
+  bool MallocFull(std::uint32_t c) const { return top[c] == base[c] + CacheHalf(c); }
+  bool HasFreed(std::uint32_t c) const { return free_top[c] != FreeBase(c); }
+  bool Full(std::uint32_t c) const { return free_top[c] == free_end[c]; }
   // The stacks trade places: free's blocks serve malloc, and malloc's leftovers (if any) lie
   // at the bottom of free's.
   void Swap(std::uint32_t c) {
-    CacheStack& s = stacks[c];
-    const std::uint16_t base = s.base, top = s.top;
-    s.base = static_cast<std::uint16_t>(FreeBase(c));
-    s.top = s.free_top;
-    s.free_end = static_cast<std::uint16_t>(base + CacheHalf(c));
-    s.free_top = top;
+    HeldBlock* const old_base = base[c];
+    HeldBlock* const old_top = top[c];
+    base[c] = FreeBase(c);
+    top[c] = free_top[c];
+    free_end[c] = old_base + CacheHalf(c);
+    free_top[c] = old_top;
   }
   // The newest block of malloc's stack of class c, which must have one, marked live.
   void* Pop(std::uint32_t c) {
-    const std::size_t t = std::size_t{stacks[c].top} - 1;
-    stacks[c].top = static_cast<std::uint16_t>(t);
-    void* p = slots[t];
-    states[t]->store(kLive, std::memory_order_relaxed);
-    return p;
+    HeldBlock* t = top[c] - 1;
+    top[c] = t;
+    t->state->store(kLive, std::memory_order_relaxed);
+    return t->block;
   }
   // p, whose state byte is `state`, goes on free's stack of class c, which must not be full.
   void Push(std::uint32_t c, void* p, std::atomic<std::uint8_t>* state) {
-    std::uint32_t t = stacks[c].free_top;
-    slots[t] = p;
-    states[t] = state;
-    stacks[c].free_top = static_cast<std::uint16_t>(t + 1);
+    HeldBlock* t = free_top[c];
+    *t = {p, state};
+    free_top[c] = t + 1;
   }
 
   // p, a block of sb, waits to go back to sb's owner.
@@ -172,6 +173,10 @@ struct ThreadCache {
 
   // What is wrong with the stacks' layout or a cached block's state (halloc_check), or nullptr.
   const char* Violation() const;
+
+ private:
+  // Empty stacks in the slots.
+  void LayOut();
 };
 
 extern constinit thread_local ThreadCache tls_cache [[gnu::tls_model("initial-exec")]];

@@ -1,6 +1,7 @@
 // Heaps, the global heap and large objects, through the allocator's internal API. Tests share
 // one allocator per process, so they compare counters before and after rather than absolutes.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
@@ -451,19 +452,71 @@ TEST(ThreadCache, MallocAndFreeUseTwoStacksThatTradePlaces) {
     // The checker catches a cached block marked live, and a top beyond its stack.
     char why[256];
     ASSERT_FALSE(tls_cache.Empty(c));
-    std::atomic<std::uint8_t>* state = tls_cache.states[tls_cache.stacks[c].base];
+    std::atomic<std::uint8_t>* state = tls_cache.base[c]->state;
     const std::uint8_t was = state->exchange(kLive);
     EXPECT_EQ(halloc_check(why, sizeof why), 0);
     EXPECT_NE(std::string(why).find("not marked held"), std::string::npos) << why;
     state->store(was);
-    const std::uint16_t top = tls_cache.stacks[c].top;
-    tls_cache.stacks[c].top = static_cast<std::uint16_t>(tls_cache.stacks[c].base + half + 1);
+    HeldBlock* const top = tls_cache.top[c];
+    tls_cache.top[c] = tls_cache.base[c] + half + 1;
     EXPECT_EQ(halloc_check(why, sizeof why), 0);
     EXPECT_NE(std::string(why).find("outside its stack"), std::string::npos) << why;
-    tls_cache.stacks[c].top = top;
+    tls_cache.top[c] = top;
     ExpectConsistent();
   });
   fresh.join();
+}
+
+// A thread's slots are mapped, not static TLS (which glibc clears in every new thread): a
+// thread that uses one class has the pages of that class's slots in memory, not all of them;
+// and an exiting thread's slots serve the next thread.
+TEST(ThreadCache, AThreadTouchesOnlyItsClassesSlotsAndTheNextThreadReusesThem) {
+  if (!kThreadCache) GTEST_SKIP() << "this variant has no thread cache";
+  EXPECT_LT(sizeof(ThreadCache), 4096u) << "the per-thread part that stays in static TLS";
+  constexpr std::size_t kSize = 48;
+  const std::uint32_t c = SizeClassOf(kSize);
+  CacheSlots* first = nullptr;
+  std::size_t resident = 0, spanned = 0;
+  const std::size_t pages = (sizeof(CacheSlots) + 4095) / 4096;
+  std::thread([&] {
+    // Earlier threads' slots are in the pool, touched: empty the pages of the ones that the
+    // pool hands out next.
+    CacheSlots* fresh = CacheSlots::Take();
+    ASSERT_NE(fresh, nullptr);
+    ASSERT_EQ(madvise(fresh, pages * 4096, MADV_DONTNEED), 0);
+    CacheSlots::Give(fresh);
+    Free(Malloc(kSize));
+    first = tls_cache.slots;
+    ASSERT_EQ(first, fresh);
+    const auto page = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) / 4096; };
+    const HeldBlock* from = first->slot + kCacheLimits.base[c];
+    spanned = page(from + kCacheLimits.blocks[c] - 1) - page(from) + 1;
+    std::vector<unsigned char> in_core(pages);
+    ASSERT_EQ(mincore(first, pages * 4096, in_core.data()), 0);
+    resident = static_cast<std::size_t>(
+        std::count_if(in_core.begin(), in_core.end(), [](unsigned char v) { return v & 1; }));
+    ASSERT_GT(pages, 4 * spanned) << "the test needs a class that is a small part of the slots";
+    ExpectConsistent();
+  }).join();
+  EXPECT_GE(resident, 1u);
+  EXPECT_LE(resident, spanned) << "pages of the slots in memory after one class's traffic";
+  CacheSlots* second = nullptr;
+  std::thread([&] {
+    Free(Malloc(kSize));
+    second = tls_cache.slots;
+    ExpectConsistent();
+  }).join();
+  EXPECT_EQ(second, first) << "an exiting thread's slots go to the next thread";
+  // The checker catches stacks left without slots.
+  std::thread([] {
+    ASSERT_EQ(tls_cache.slots, nullptr);
+    tls_cache.free_end[0] = reinterpret_cast<HeldBlock*>(alignof(HeldBlock));
+    char why[256];
+    EXPECT_EQ(halloc_check(why, sizeof why), 0);
+    EXPECT_NE(std::string(why).find("without slots"), std::string::npos) << why;
+    tls_cache.free_end[0] = nullptr;
+    ExpectConsistent();
+  }).join();
 }
 
 TEST(Heap, ConcurrentCrossThreadTrafficKeepsEveryInvariant) {

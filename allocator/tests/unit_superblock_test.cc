@@ -62,20 +62,23 @@ TEST_F(SuperblockTest, PushRunFreesItsOwnLeadingBlocksAndStopsAtAnothers) {
   ASSERT_NE(other, nullptr);
   ASSERT_TRUE(other->Format(c));
   other->memory_.store(static_cast<char*>(mem_) + kSuperblockSize);  // only its states matter
-  void* blocks[4];
-  std::atomic<std::uint8_t>* states[4];
-  ASSERT_EQ(sb_->PopInto(blocks, states, 2), 2u);
-  ASSERT_EQ(other->PopInto(blocks + 2, states + 2, 1), 1u);
-  ASSERT_EQ(sb_->PopInto(blocks + 3, states + 3, 1), 1u);
-  EXPECT_EQ(sb_->PushRun(states + 2, 2), 0u) << "a run starting at another's block is empty";
-  EXPECT_EQ(sb_->PushRun(states, 4), 2u);
+  HeldBlock held[4];
+  ASSERT_EQ(sb_->PopInto(held, 2), 2u);
+  ASSERT_EQ(other->PopInto(held + 2, 1), 1u);
+  ASSERT_EQ(sb_->PopInto(held + 3, 1), 1u);
+  for (const HeldBlock& b : held) {
+    const Superblock* of = b.block < static_cast<char*>(mem_) + kSuperblockSize ? sb_ : other;
+    EXPECT_EQ(b.state, of->StateByte(of->IndexOf(b.block))) << "each block with its state byte";
+  }
+  EXPECT_EQ(sb_->PushRun(held + 2, 2), 0u) << "a run starting at another's block is empty";
+  EXPECT_EQ(sb_->PushRun(held, 4), 2u);
   EXPECT_EQ(sb_->used, 1u);
-  EXPECT_EQ(sb_->State(sb_->IndexOf(blocks[0])), kFreed);
-  EXPECT_EQ(sb_->State(sb_->IndexOf(blocks[1])), kFreed);
-  EXPECT_EQ(sb_->State(sb_->IndexOf(blocks[3])), kCarved) << "past the run: untouched";
+  EXPECT_EQ(sb_->State(sb_->IndexOf(held[0].block)), kFreed);
+  EXPECT_EQ(sb_->State(sb_->IndexOf(held[1].block)), kFreed);
+  EXPECT_EQ(sb_->State(sb_->IndexOf(held[3].block)), kCarved) << "past the run: untouched";
   EXPECT_EQ(other->used, 1u);
-  EXPECT_EQ(states[2]->load(), kCarved);
-  EXPECT_EQ(sb_->PushRun(states + 3, 1), 1u);
+  EXPECT_EQ(held[2].state->load(), kCarved);
+  EXPECT_EQ(sb_->PushRun(held + 3, 1), 1u);
   EXPECT_TRUE(sb_->empty());
   FreeSuperblockDescriptor(other);
 }
