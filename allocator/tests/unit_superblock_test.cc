@@ -55,6 +55,28 @@ TEST_F(SuperblockTest, HandsOutEveryBlockOnceAlignedAndInside) {
   }
 }
 
+// An emptied superblock formatted again for its own class keeps its map (a stale pointer still
+// reads freed), and hands out every block once; formatted for another class, it reads clean.
+TEST_F(SuperblockTest, FormattingForTheSameClassKeepsTheMap) {
+  const std::uint32_t c = SizeClassOf(64);
+  ASSERT_TRUE(sb_->Format(c));
+  void* first = sb_->Pop();
+  void* second = sb_->Pop();
+  sb_->Push(first);
+  sb_->Push(second);
+  ASSERT_TRUE(sb_->empty());
+  ASSERT_TRUE(sb_->Format(c));
+  EXPECT_EQ(sb_->State(sb_->IndexOf(first)), kFreed) << "a double free still reads as one";
+  EXPECT_EQ(sb_->State(sb_->capacity - 1), kNeverUsed);
+  std::set<void*> blocks;
+  while (!sb_->full()) ASSERT_TRUE(blocks.insert(sb_->Pop()).second);
+  EXPECT_EQ(blocks.size(), sb_->capacity);
+  for (void* p : blocks) sb_->Push(p);
+  ASSERT_TRUE(sb_->Format(SizeClassOf(48)));
+  for (std::uint32_t i = 0; i < sb_->capacity; ++i)
+    ASSERT_EQ(sb_->State(i), kNeverUsed) << "block " << i << " of the new class";
+}
+
 TEST_F(SuperblockTest, PushRunFreesItsOwnLeadingBlocksAndStopsAtAnothers) {
   const std::uint32_t c = SizeClassOf(64);
   ASSERT_TRUE(sb_->Format(c));
