@@ -120,7 +120,7 @@ void ThreadCache::FlushRemote() {
 }
 
 void ThreadCache::FlushAll() {
-  for (std::uint32_t c = 0; slots != nullptr && c < kSizeClasses.count; ++c) {
+  for (std::uint32_t c = 0; slots != nullptr && c < kSizeClasses.count; ++c) {  // laid out
     Flush(c);
     if (Empty(c)) continue;
     Swap(c);  // malloc's blocks go back the same way

@@ -31,7 +31,6 @@ inline constexpr bool kThreadCache = kPolicy.cache_bytes > 0;
 struct CacheLimits {
   std::array<std::uint16_t, SizeClassTable::kMaxClasses> blocks = {};  // each class's stack
   std::array<std::uint16_t, SizeClassTable::kMaxClasses> base = {};    // its first slot
-  std::array<std::uint16_t, SizeClassTable::kMaxClasses> end = {};     // base + blocks
   std::size_t slots = 0;                                               // all stacks together
   std::size_t bound_bytes = 0;  // the most one thread can hold cached, over all classes
 };
@@ -51,7 +50,6 @@ constexpr CacheLimits BuildCacheLimits() {
     l.blocks[c] = static_cast<std::uint16_t>(n + n % 2);  // two stacks of half each
     l.base[c] = static_cast<std::uint16_t>(l.slots);
     l.slots += l.blocks[c];
-    l.end[c] = static_cast<std::uint16_t>(l.slots);
     l.bound_bytes += std::size_t{l.blocks[c]} * kSizeClasses.block_size[c];
   }
   return l;
@@ -71,11 +69,12 @@ inline constexpr std::uint32_t kRemoteBatch = 64;
 
 static_assert(SizeClassTable::kMaxClasses <= 64, "remote_classes has a bit a class");
 
-// A thread's slots: class c's two stacks share slot[kCacheLimits.base[c], .end[c]). They are
-// not in static TLS: glibc clears every new thread's static TLS, which touched all of them
-// (55 KB) in every thread however few classes it used, 61 KiB of RSS a thread against 12 to 16
-// for the peers. Mapped instead, a thread touches the pages of the classes it uses, and an
-// exiting thread hands its slots to the next thread through a pool.
+// A thread's slots: class c's two stacks share its kCacheLimits.blocks[c] slots from
+// slot[kCacheLimits.base[c]] on. They are not in static TLS: glibc clears every new thread's
+// static TLS, which touched all of them (55 KB) in every thread however few classes it used,
+// 61 KiB of RSS a thread against 12 to 16 for the peers. Mapped instead, a thread touches the
+// pages of the classes it uses, and an exiting thread hands its slots to the next through a
+// pool.
 struct CacheSlots {
   HeldBlock slot[kCacheLimits.slots > 0 ? kCacheLimits.slots : 1];
   CacheSlots* next_free;  // in the pool (after the slots, which stay 16-aligned)
