@@ -130,15 +130,17 @@ struct alignas(kCacheLine) Superblock {
     }
     bump = static_cast<std::uint16_t>(bump + carve);
     // Free ones, found lowest first, written from the top down.
-    std::uint32_t i = scan;
-    for (std::uint32_t k = got; k > carve; ++i) {
-      if (map[i].load(std::memory_order_relaxed) != kFreed) continue;
-      map[i].store(kCached, std::memory_order_relaxed);
-      --k;
-      out[k] = {base + std::size_t{i} * size, map + i};
+    state = map + scan;
+    p = base + std::size_t{scan} * size;
+    for (std::uint32_t k = got; k > carve; ++state, p += size) {
+      if (state->load(std::memory_order_relaxed) != kFreed) continue;
+      state->store(kCached, std::memory_order_relaxed);
+      out[--k] = {p, state};
     }
-    // Every free block below i was taken; when none is left below bump, none is below bump.
-    scan = static_cast<std::uint16_t>(std::size_t{bump} - used - got > 0 ? i : bump);
+    // Every free block below `state` was taken; when none is left below bump, none is below
+    // bump.
+    const auto i = static_cast<std::uint16_t>(state - map);
+    scan = std::size_t{bump} - used - got > 0 ? i : bump;
     used = static_cast<std::uint16_t>(used + got);
     return got;
   }
@@ -172,14 +174,16 @@ struct alignas(kCacheLine) Superblock {
   std::uint32_t PushRun(const HeldBlock* run, std::uint32_t n) {
     const auto first = reinterpret_cast<std::uintptr_t>(States());
     const std::uintptr_t count = capacity;  // a local: the stores below may alias any member
-    std::uint32_t k = 0, low = scan;
-    for (; k < n; ++k) {
-      const std::uintptr_t i = reinterpret_cast<std::uintptr_t>(run[k].state) - first;
+    std::uintptr_t low = scan;
+    const HeldBlock* b = run;
+    for (const HeldBlock* const end = run + n; b != end; ++b) {
+      const std::uintptr_t i = reinterpret_cast<std::uintptr_t>(b->state) - first;
       if (i >= count) break;
-      run[k].state->store(kFreed, std::memory_order_relaxed);
-      low = std::min(low, static_cast<std::uint32_t>(i));
+      b->state->store(kFreed, std::memory_order_relaxed);
+      low = std::min(low, i);
     }
-    Pushed(k, low);
+    const auto k = static_cast<std::uint32_t>(b - run);
+    Pushed(k, static_cast<std::uint32_t>(low));
     return k;
   }
 
