@@ -52,15 +52,16 @@ class PageMap {
 
   // A thread's last leaf (leaves are never freed, so it stays valid): free() on the common path
   // reads the leaf entry with no load of the root, which is one load fewer on the chain the
-  // next malloc waits for. Zero-initialised means none.
+  // next malloc waits for. A default one names none, with a root index no address has.
   struct LeafHint {
-    std::uintptr_t root_plus_one = 0;  // the root index the leaf is at, plus one
+    static constexpr std::uintptr_t kNone = ~std::uintptr_t{0};
+    std::uintptr_t root = kNone;  // the root index the leaf is at
     const void* leaf = nullptr;
   };
   // p's entry into `out` when p is in the hint's leaf; false otherwise (see Hint).
   bool Lookup(const void* p, const LeafHint& hint, Entry& out) const {
     const std::uintptr_t key = KeyOf(p);
-    if ((key >> kLeafBits) + 1 != hint.root_plus_one) [[unlikely]]
+    if (key >> kLeafBits != hint.root) [[unlikely]]
       return false;
     out = At(static_cast<const Leaf*>(hint.leaf), key);
     return true;
@@ -70,14 +71,14 @@ class PageMap {
     const std::uintptr_t key = KeyOf(p);
     const Leaf* leaf = LeafOf(key);
     if (leaf == nullptr) return false;
-    hint = {(key >> kLeafBits) + 1, leaf};
+    hint = {key >> kLeafBits, leaf};
     return true;
   }
   // Whether the hint is empty or names a leaf of the map at its index (halloc_check).
   bool IsValid(const LeafHint& hint) const {
-    if (hint.root_plus_one == 0) return hint.leaf == nullptr;
-    return hint.root_plus_one <= (std::size_t{1} << kRootBits) &&
-           root_[hint.root_plus_one - 1].load(std::memory_order_acquire) == hint.leaf;
+    if (hint.root == LeafHint::kNone) return hint.leaf == nullptr;
+    return hint.root < (std::size_t{1} << kRootBits) &&
+           root_[hint.root].load(std::memory_order_acquire) == hint.leaf;
   }
 
   // Returns false only when the map's leaf cannot be allocated.

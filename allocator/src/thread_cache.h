@@ -89,8 +89,9 @@ struct CacheSlots {
 // address of its state byte beside it, so malloc marks a block live without finding its
 // superblock. The binding is here, beside the stacks, so free() reads both from one base.
 //
-// All zeros until the thread binds (Bind): every stack then reads empty and full at once, so
-// malloc and free take their slow paths, which bind (or, with no slots, bypass the cache).
+// All zeros (but the leaf hint, which names no leaf) until the thread binds (Bind): every stack
+// then reads empty and full at once, so malloc and free take their slow paths, which bind (or,
+// with no slots, bypass the cache).
 struct ThreadCache {
   Heap* heap = nullptr;
   PageMap::LeafHint leaf_hint;  // free()'s way into the page map, beside the binding

@@ -188,7 +188,7 @@ TEST(PageMap, ALeafHintFindsWhatLookupFindsAndOnlyInItsLeaf) {
   EXPECT_FALSE(g_page_map.Lookup(reinterpret_cast<void*>(std::uintptr_t{1} << 50), hint, e));
   EXPECT_FALSE(g_page_map.Hint(reinterpret_cast<void*>(std::uintptr_t{1} << 50), hint));
   EXPECT_FALSE(g_page_map.Lookup(reinterpret_cast<void*>(~std::uintptr_t{0}), hint, e));
-  PageMap::LeafHint forged{hint.root_plus_one, fake_header};
+  PageMap::LeafHint forged{hint.root, fake_header};
   EXPECT_FALSE(g_page_map.IsValid(forged)) << "the checker catches a wrong leaf";
   g_page_map.Clear(granule);
   ASSERT_TRUE(g_page_map.Lookup(granule, hint, e));
