@@ -102,29 +102,40 @@ inline void* SmallAlloc(std::uint32_t c) {
   return p ? p : OutOfMemory();
 }
 
-// Everything but a live block of the thread's own heap: blocks of other heaps (or of any heap,
-// without a thread cache), large objects, and every pointer that is not a live block (which
-// aborts).
+// FreeElsewhere's rarer cases: no thread cache, a thread that never bound (a consumer that only
+// frees binds here: its exit hook then flushes its batch, which takes one owner lock per run
+// instead of one per block), or a superblock that came back to the thread's heap meanwhile.
+[[gnu::noinline]] void FreeElsewhereSlow(Superblock* sb, void* p) {
+  if constexpr (kThreadCache) {
+    Heap* mine = CurrentHeap();
+    if (mine != nullptr && sb->owner.load(std::memory_order_relaxed) != mine) {
+      tls_cache.PushRemote(p, sb);
+      return;
+    }
+  }
+  SmallFree(sb, p);
+}
+
+// p, a live block of sb, whose state byte is `state`, and which the thread's own heap does not
+// own: from here on the block is the allocator's, and waits to go back to its owner.
+[[gnu::noinline]] void FreeElsewhere(Superblock* sb, void* p, std::atomic<std::uint8_t>* state) {
+  state->store(kCached, std::memory_order_relaxed);
+  if constexpr (kThreadCache) {
+    Heap* mine = tls_cache.heap;
+    if (mine != nullptr && sb->owner.load(std::memory_order_relaxed) != mine) [[likely]] {
+      tls_cache.PushRemote(p, sb);
+      return;
+    }
+  }
+  FreeElsewhereSlow(sb, p);
+}
+
+// Everything but a live block: large objects, and every pointer that is not a live block
+// (which aborts).
 [[gnu::noinline]] void FreeSlow(void* p, PageMap::Entry e) {
   if (p == nullptr) return;
-  if (Superblock* sb = e.superblock()) [[likely]] {
-    // From here on the block is the allocator's, on whichever path it takes back.
-    std::atomic<std::uint8_t>* state = sb->StateByte(LiveBlock(sb, p, "free"));
-    state->store(kCached, std::memory_order_relaxed);
-    if constexpr (kThreadCache) {
-      Heap* mine = tls_cache.heap;
-      if (sb->owner.load(std::memory_order_relaxed) != mine) {
-        // A thread that only frees (a consumer) binds here too: its exit hook flushes the
-        // batch, and the batch takes one owner lock per run instead of one per block.
-        if (mine || CurrentHeap()) {
-          tls_cache.PushRemote(p, sb);
-          return;
-        }
-      }
-    }
-    SmallFree(sb, p);
-    return;
-  }
+  if (Superblock* sb = e.superblock()) [[likely]]
+    return FreeElsewhere(sb, p, sb->StateByte(LiveBlock(sb, p, "free")));
   LargeHeader* large = LiveLarge(e, p, "free");
   if (!LargeFreeToSpare(large)) LargeFree(large);
 }
@@ -176,27 +187,29 @@ void* Malloc(std::size_t size) {
 
 // The fast path: a live block of the thread's own heap goes onto its cache (a page-map lookup,
 // a boundary and a state check, and a push; no lock, no atomic read-modify-write, and the
-// block itself is neither read nor written).
+// block itself is neither read nor written). A live block of another heap leaves checked.
 void Free(void* p) {
   PageMap::Entry e;
   if (!g_page_map.Lookup(p, tls_cache.leaf_hint, e)) [[unlikely]]
     return FreeOutsideTheHint(p);
-  if constexpr (kThreadCache) {
-    Superblock* sb = e.superblock();
-    if (sb != nullptr && sb->owner.load(std::memory_order_relaxed) == tls_cache.heap) [[likely]] {
-      const std::uintptr_t offset =
-          reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(sb->memory());
-      const std::uint64_t i = sb->IndexAtOffset(offset);  // capacity or more: not a block start
-      const std::uint32_t c = sb->size_class;
-      ThreadCache& cache = tls_cache;
-      if (i < sb->capacity && sb->State(static_cast<std::uint32_t>(i)) == kLive) [[likely]] {
-        std::atomic<std::uint8_t>* state = sb->StateByte(static_cast<std::uint32_t>(i));
-        if (cache.Full(c)) [[unlikely]]
-          return FreeToFullCache(sb, p, state);
-        cache.Push(c, p, state);
-        state->store(kCached, std::memory_order_relaxed);
-        return;
+  if (Superblock* sb = e.superblock()) [[likely]] {
+    const std::uintptr_t offset =
+        reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(sb->memory());
+    const std::uint64_t i = sb->IndexAtOffset(offset);  // capacity or more: not a block start
+    if (i < sb->capacity && sb->State(static_cast<std::uint32_t>(i)) == kLive) [[likely]] {
+      std::atomic<std::uint8_t>* state = sb->StateByte(static_cast<std::uint32_t>(i));
+      if constexpr (kThreadCache) {
+        const std::uint32_t c = sb->size_class;
+        ThreadCache& cache = tls_cache;
+        if (sb->owner.load(std::memory_order_relaxed) == cache.heap) [[likely]] {
+          if (cache.Full(c)) [[unlikely]]
+            return FreeToFullCache(sb, p, state);
+          cache.Push(c, p, state);
+          state->store(kCached, std::memory_order_relaxed);
+          return;
+        }
       }
+      return FreeElsewhere(sb, p, state);
     }
   }
   FreeSlow(p, e);
