@@ -40,8 +40,9 @@ constexpr CacheLimits BuildCacheLimits() {
   for (std::uint32_t c = 0; c < kSizeClasses.count; ++c) {
     std::size_t n = kPolicy.cache_bytes / kSizeClasses.block_size[c];
     if (kPolicy.cache_bytes > 0 && n < kPolicy.cache_min_blocks) n = kPolicy.cache_min_blocks;
-    // No cap: the 16-byte class keeps 1,024, so its refills and flushes carry 512 blocks (a
-    // twentieth off threadtest's time against 256; 128 had cost shbench a tenth).
+    // 512 at most: the smallest classes' refills and flushes carry 256 blocks, which took
+    // shbench's time down by a tenth against 128 (their bytes stay within cache_bytes).
+    n = n < 512 ? n : 512;
     // Twice that, up to 64, for the classes that cache fewer: the two stacks trade places every
     // `half` mallocs, and with stacks of a few blocks, trading every few calls cost larson and
     // size-mix a tenth of their time.
