@@ -116,8 +116,8 @@ inline void* SmallAlloc(std::uint32_t c) {
   SmallFree(sb, p);
 }
 
-// p, a live block of sb, whose state byte is `state`, and which the thread's own heap does not
-// own: from here on the block is the allocator's, and waits to go back to its owner.
+// p, a live block of sb whose state byte is `state`, that does not go onto the thread's cache
+// (another heap owns it, or there is no cache): from here on the block is the allocator's.
 [[gnu::noinline]] void FreeElsewhere(Superblock* sb, void* p, std::atomic<std::uint8_t>* state) {
   state->store(kCached, std::memory_order_relaxed);
   if constexpr (kThreadCache) {
