@@ -246,29 +246,41 @@ std::string preloaded_library() {
   }
 }
 
-}  // namespace
+// The C library's file as the loader names it; "" when dladdr cannot tell.
+std::string c_library_path() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&gnu_get_libc_version), &info) == 0 || !info.dli_fname)
+    return "";
+  return info.dli_fname;
+}
 
-std::string preloaded_allocator_name() {
-  const std::string first = preloaded_library();
-  if (first.empty()) return "glibc";
-  // A known allocator's library reports its known name (libjemalloc.so.2 -> jemalloc).
-  const std::string file = fs::path(first).filename().string();
+// The name a run under `library` reports: a known allocator's (libjemalloc.so.2 -> jemalloc),
+// halloc's variants' (libhalloc-paper.so -> halloc-paper), else the file's up to ".so".
+std::string allocator_name_of(const std::string& library) {
+  const std::string file = fs::path(library).filename().string();
   for (const Candidate& candidate : peer_candidates()) {
     for (const std::string& known_file : candidate.file_names) {
       if (file == known_file) return candidate.name;
     }
   }
-  // libhalloc*.so -> halloc* (every variant and ablation step).
-  const std::string name = name_from_path(first);
-  if (name.starts_with("libhalloc")) return name.substr(3);
-  return name;
+  const std::string name = name_from_path(library);
+  return name.starts_with("libhalloc") ? name.substr(3) : name;
+}
+
+}  // namespace
+
+std::string preloaded_allocator_name() {
+  const std::string first = preloaded_library();
+  // glibc's runs name the C library the same way, so every run takes the same steps (see
+  // preload_problem), and then report glibc.
+  const std::string name = allocator_name_of(first.empty() ? c_library_path() : first);
+  return first.empty() ? "glibc" : name;
 }
 
 std::string preload_problem() {
   const std::string first = preloaded_library();
-  if (first.empty()) return "";
   const char* preload = std::getenv("LD_PRELOAD");
-  if (std::string(preload).find("libsharetrace.so") != std::string::npos) {
+  if (!first.empty() && std::string(preload).find("libsharetrace.so") != std::string::npos) {
     // Traced: malloc is the tracer's; the allocator must still be loaded and define malloc.
     void* handle = dlopen(first.c_str(), RTLD_NOLOAD | RTLD_LAZY);
     if (handle == nullptr) return fmt::format("the preloaded {} is not loaded", first);
@@ -276,17 +288,22 @@ std::string preload_problem() {
     dlclose(handle);
     return serves ? "" : fmt::format("the preloaded {} defines no malloc", first);
   }
+  // With nothing preloaded malloc must be the C library's. The check runs for every allocator,
+  // glibc too: its code (dladdr, std::filesystem) faults in about 300 KiB of the driver's and
+  // the C++ library's pages, which count in every run's peak RSS, so glibc must pay them too.
   Dl_info info{};
   void* malloc_symbol = dlsym(RTLD_DEFAULT, "malloc");
   if (malloc_symbol == nullptr || dladdr(malloc_symbol, &info) == 0 || info.dli_fname == nullptr) {
     return "cannot tell which library serves malloc";
   }
+  const std::string wanted_library = first.empty() ? c_library_path() : first;
+  if (wanted_library.empty()) return "cannot tell where the C library is";
   std::error_code error;
   const fs::path serving = fs::canonical(info.dli_fname, error);
-  const fs::path wanted = fs::canonical(first, error);
+  const fs::path wanted = fs::canonical(wanted_library, error);
   if (error || serving != wanted) {
-    return fmt::format("malloc is served by {}, not by the preloaded {} (did it fail to load?)",
-                       info.dli_fname, first);
+    return fmt::format("malloc is served by {}, not by {} (did it fail to load?)", info.dli_fname,
+                       first.empty() ? "the C library" : "the preloaded " + first);
   }
   return "";
 }

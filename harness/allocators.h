@@ -36,8 +36,9 @@ std::string executable_path();
 // The name a run reports for the allocator it is under: LD_PRELOAD's file, or glibc.
 std::string preloaded_allocator_name();
 
-// Non-empty when LD_PRELOAD names a library that does not serve malloc in this process
-// (for instance the loader could not load it and silently went on with glibc).
+// Non-empty when LD_PRELOAD names a library that does not serve malloc in this process (for
+// instance the loader could not load it and silently went on with glibc), or, with nothing
+// preloaded, when malloc is not the C library's.
 std::string preload_problem();
 
 }  // namespace allocbench

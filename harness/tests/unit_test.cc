@@ -177,6 +177,17 @@ TEST(Allocators, PathsAreNamedByTheirFileAndMissingOnesAreNotFound) {
   }
 }
 
+// ctest preloads nothing, so a run here is glibc's: malloc must be the C library's, unless a
+// sanitizer's runtime serves it, when a glibc run would not measure glibc and must refuse.
+TEST(Allocators, GlibcRunsCheckThatTheCLibraryServesMalloc) {
+  EXPECT_EQ(preloaded_allocator_name(), "glibc");
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  EXPECT_NE(preload_problem().find("not by the C library"), std::string::npos);
+#else
+  EXPECT_EQ(preload_problem(), "");
+#endif
+}
+
 TEST(RunRecord, HasEveryKeyOfTheContractInOrder) {
   RunRequest request;
   request.workload = "threadtest";
