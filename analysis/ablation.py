@@ -6,18 +6,22 @@ to the step before) and halloc. Per workload, a step's throughput and peak RSS o
 halloc-paper's, as the geometric mean over the thread counts of the per-cell median ratios.
 
 Versus peers: per (workload, threads) cell, halloc's median throughput over the best peer's
-(>= 1.000 means halloc is at least as fast) and its median peak RSS over the smallest peer's.
+(>= 1.000 means halloc is at least as fast) and its median peak RSS over the smallest peer's,
+each with a bootstrap interval, so a cell that two noisy runs put on either side of 1 reads as
+level rather than as a win or a loss.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from . import summary as S
 from .conditions import alerts, condition_lines
 from .leaderboard import _md_table
-from .stats import cell_medians, geometric_mean
+from .stats import (MIN_REPS_FOR_CI, N_BOOT, SEED, cell_medians, cell_samples,
+                    geometric_mean, interval, ratio_replicates)
 from .load import PEERS
 
 BASELINE = "halloc-paper"
@@ -59,31 +63,73 @@ def ablation_tables(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return _ratio_table(df, "throughput", BASELINE), _ratio_table(df, "peak_rss", BASELINE)
 
 
+# halloc's peak RSS may be at most this much over the smallest peer's (issue 11's bound).
+RSS_BOUND = 1.2
+
+
+def _throughput_verdict(lo: float, hi: float) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "n/a"
+    return "ahead" if lo > 1 else "behind" if hi < 1 else "level"
+
+
+def _rss_verdict(lo: float, hi: float) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "n/a"
+    return "within" if hi <= RSS_BOUND else "over" if lo > RSS_BOUND else "unclear"
+
+
 def versus_best_peer(df: pd.DataFrame, allocator: str = "halloc") -> pd.DataFrame:
-    """Per cell: the best peer by throughput, allocator/best-peer throughput, the smallest
-    peer by peak RSS, allocator/smallest-peer peak RSS."""
-    cols = ["workload", "threads", "best_peer", "throughput_ratio", "smallest_peer", "rss_ratio"]
+    """Per cell: the best peer by median throughput, allocator/best-peer throughput, the
+    smallest peer by median peak RSS, allocator/smallest-peer peak RSS; each ratio with its
+    bootstrap 95% interval (both sides' repetitions resampled, stats.ratio_replicates) and a
+    verdict: throughput ahead / level / behind (the interval above 1, across it, below it), RSS
+    within / unclear / over RSS_BOUND (the same against the bound). With fewer than
+    MIN_REPS_FOR_CI repetitions on either side there is no interval and no verdict."""
+    cols = ["workload", "threads", "best_peer", "throughput_ratio", "throughput_lo",
+            "throughput_hi", "throughput_verdict", "smallest_peer", "rss_ratio", "rss_lo",
+            "rss_hi", "rss_verdict"]
     tmed, tfail = cell_medians(df, "throughput")
     rmed, rfail = cell_medians(df, "peak_rss")
     peers = [p for p in PEERS if p in tmed.columns]
     if allocator not in tmed.columns or not peers:
         return pd.DataFrame(columns=cols)
+    samples = {v: cell_samples(df, v) for v in ("throughput", "peak_rss")}
+    rng = np.random.default_rng(SEED)
+
+    def ratio(value: str, cell, peer, failed: bool, verdict) -> list:
+        if peer is None or failed:
+            return [math.nan, math.nan, math.nan, "n/a"]
+        theirs = samples[value].get((*cell, peer), [])
+        mine = samples[value].get((*cell, allocator), [])
+        point, boot = ratio_replicates(theirs, mine, N_BOOT, rng)
+        if min(len(theirs), len(mine)) < MIN_REPS_FOR_CI:  # no spread to tell noise by
+            return [point, math.nan, math.nan, "too few reps"]
+        lo, hi = interval(boot)
+        return [point, lo, hi, verdict(lo, hi)]
+
     rows = []
     for cell in tmed.index:
         t = tmed.loc[cell, peers].mask(tfail.loc[cell, peers]).dropna()
         r = rmed.loc[cell, peers].mask(rfail.loc[cell, peers]).dropna()
-        mine_t = math.nan if tfail.loc[cell, allocator] else tmed.loc[cell, allocator]
-        mine_r = math.nan if rfail.loc[cell, allocator] else rmed.loc[cell, allocator]
         best = t.idxmax() if len(t) else None
         small = r.idxmin() if len(r) else None
-        rows.append([cell[0], int(cell[1]), best,
-                     mine_t / t[best] if best else math.nan, small,
-                     mine_r / r[small] if small else math.nan])
+        rows.append([cell[0], int(cell[1]), best]
+                    + ratio("throughput", cell, best, tfail.loc[cell, allocator],
+                            _throughput_verdict)
+                    + [small]
+                    + ratio("peak_rss", cell, small, rfail.loc[cell, allocator], _rss_verdict))
     return pd.DataFrame(rows, columns=cols)
 
 
 def _f(v: float) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+
+def _with_interval(point: float, lo: float, hi: float) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return _f(point)
+    return f"{_f(point)} [{lo:.2f}, {hi:.2f}]"
 
 
 def has_ablation(df: pd.DataFrame) -> bool:
@@ -118,9 +164,25 @@ def render_markdown(df: pd.DataFrame) -> str:
     if len(vs):
         parts += ["## halloc against the best peer, per cell", "",
                   "Throughput: halloc's median over the fastest peer's (>= 1.00: halloc is at "
-                  "least as fast). Peak RSS: halloc's median over the smallest peer's.", ""]
-        rows = [[r.workload, str(r.threads), str(r.best_peer), _f(r.throughput_ratio),
-                 str(r.smallest_peer), _f(r.rss_ratio)] for r in vs.itertuples()]
+                  "least as fast). Peak RSS: halloc's median over the smallest peer's. In "
+                  "brackets the bootstrap 95% interval (both sides' repetitions resampled); "
+                  "throughput is *ahead* or *behind* when the interval lies above or below 1 and "
+                  f"*level* when it holds 1; RSS is *within* or *over* when the interval lies at "
+                  f"or below {RSS_BOUND} or above it, *unclear* when it holds {RSS_BOUND}.", ""]
+        rows = [[r.workload, str(r.threads), str(r.best_peer),
+                 _with_interval(r.throughput_ratio, r.throughput_lo, r.throughput_hi),
+                 r.throughput_verdict, str(r.smallest_peer),
+                 _with_interval(r.rss_ratio, r.rss_lo, r.rss_hi), r.rss_verdict]
+                for r in vs.itertuples()]
         parts += [_md_table(["workload", "threads", "fastest peer", "halloc / fastest",
-                             "smallest peer", "halloc / smallest"], rows), ""]
+                             "throughput", "smallest peer", "halloc / smallest", "RSS"], rows),
+                  ""]
+        tally = []
+        for column, words in (("throughput_verdict", ("ahead", "level", "behind")),
+                              ("rss_verdict", ("within", "unclear", "over"))):
+            counts = vs[column].value_counts()
+            rest = len(vs) - sum(counts.get(w, 0) for w in words)
+            tally.append(", ".join([f"{counts.get(w, 0)} {w}" for w in words]
+                                   + ([f"{rest} without a verdict"] if rest else [])))
+        parts += [f"Cells: throughput {tally[0]}; RSS {tally[1]} (of {len(vs)}).", ""]
     return "\n".join(parts)

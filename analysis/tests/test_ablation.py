@@ -58,6 +58,29 @@ def test_versus_best_peer_picks_the_fastest_and_the_smallest_peer(df):
     assert math.isnan(vs.loc[("v", 1), "throughput_ratio"])  # halloc failed there
 
 
+def test_versus_best_peer_gives_intervals_and_verdicts(write_json):
+    # Three reps a side. a: halloc's every rep above jemalloc's (ahead), RSS 1.5x (over);
+    # b: every rep below (behind), RSS 1.0x (within); c: the reps interleave (level), and RSS
+    # reps 1.1x..1.3x hold the 1.2 bound (unclear).
+    R = []
+    for rep in range(3):
+        for w, mine, peer, my_rss, peer_rss in (
+                ("a", 200 + rep, 100 + rep, 15, 10), ("b", 50 + rep, 100 + rep, 10, 10),
+                ("c", (90, 110, 100)[rep], (100, 95, 105)[rep], (11, 12, 13)[rep], 10)):
+            R.append(make_run(w, "halloc", 1, rep, throughput=mine, peak_rss=my_rss * MiB))
+            R.append(make_run(w, "jemalloc", 1, rep, throughput=peer, peak_rss=peer_rss * MiB))
+    vs = A.versus_best_peer(load_results([write_json(make_doc(R))])).set_index("workload")
+    assert list(vs["throughput_verdict"]) == ["ahead", "behind", "level"]
+    assert list(vs["rss_verdict"]) == ["over", "within", "unclear"]
+    assert vs.loc["a", "throughput_lo"] == pytest.approx(200 / 102)
+    assert vs.loc["a", "throughput_hi"] == pytest.approx(202 / 100)
+    assert vs.loc["c", "rss_lo"] == pytest.approx(1.1)
+    assert vs.loc["c", "rss_hi"] == pytest.approx(1.3)
+    for w in "abc":
+        row = vs.loc[w]
+        assert row["throughput_lo"] <= row["throughput_ratio"] <= row["throughput_hi"]
+
+
 def test_ablation_command_writes_the_tables(write_json, tmp_path, capsys):
     run = write_json(make_doc([make_run("w", a, 1, throughput=t) for a, t in
                                (("halloc-paper", 100), ("halloc-abl-s64k", 120),
@@ -71,7 +94,9 @@ def test_ablation_command_writes_the_tables(write_json, tmp_path, capsys):
         "pages for 1 s) (= halloc) | 1.50 | 1.50 |" in text
     )
     assert "| halloc-abl-s64k | + 64 KiB superblocks (K = 64, reserve 16 empty) | 1.20 |" in text
-    assert "| w | 1 | jemalloc | 1.25 |" in text
+    # One repetition a side: a ratio, but no interval and no verdict.
+    assert "| w | 1 | jemalloc | 1.25 | too few reps |" in text
+    assert "Cells: throughput 0 ahead, 0 level, 0 behind, 1 without a verdict" in text
     assert "NON-DEFAULT PARAMETERS: w.slots=10" in text
     assert "ablation.md" in capsys.readouterr().out
 
