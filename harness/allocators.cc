@@ -280,8 +280,10 @@ std::string preloaded_allocator_name() {
 std::string preload_problem() {
   const std::string first = preloaded_library();
   const char* preload = std::getenv("LD_PRELOAD");
-  if (!first.empty() && std::string(preload).find("libsharetrace.so") != std::string::npos) {
-    // Traced: malloc is the tracer's; the allocator must still be loaded and define malloc.
+  if (preload != nullptr && std::string(preload).find("libsharetrace.so") != std::string::npos) {
+    // Traced: malloc is the tracer's, which forwards to the allocator's, or with nothing else
+    // preloaded to the C library's; the allocator must still be loaded and define malloc.
+    if (first.empty()) return "";
     void* handle = dlopen(first.c_str(), RTLD_NOLOAD | RTLD_LAZY);
     if (handle == nullptr) return fmt::format("the preloaded {} is not loaded", first);
     const bool serves = dlsym(handle, "malloc") != nullptr;
