@@ -4,10 +4,12 @@
 // library without malloc and a missing valgrind are each reported while the others go on.
 // The loops run at 1/200 to 1/10 of their size to stay a few seconds under callgrind.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "harness/child_process.h"
 #include "harness/run_record.h"
@@ -27,15 +29,19 @@ struct Outcome {
 };
 
 Outcome instructions(std::vector<std::string> args, std::vector<std::string> env = {}) {
-  const fs::path json_path = fs::path(testing::TempDir()) / "instructions-test.json";
+  // A file of this test's own: ctest runs these tests at once, and they shared one file before
+  // (one test read another's half-written JSON).
+  const std::string test = testing::UnitTest::GetInstance()->current_test_info()->name();
+  const fs::path json_path = fs::path(testing::TempDir()) /
+                             ("instructions-" + test + "-" + std::to_string(getpid()) + ".json");
   fs::remove(json_path);
   args.insert(args.begin(), {ALLOCBENCH_BIN, "instructions", "--json", json_path.string()});
   if (env.empty()) env = environment_with_preload("");
   Outcome outcome{
       .child = run_child({.argv = args, .env = env, .timeout_s = 120, .with_counters = false}),
       .json = nullptr};
-  std::ifstream in(json_path);
-  if (in) outcome.json = Json::parse(in);
+  if (std::ifstream in(json_path); in) outcome.json = Json::parse(in);
+  fs::remove(json_path);
   return outcome;
 }
 
