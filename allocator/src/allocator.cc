@@ -133,7 +133,9 @@ inline void* SmallAlloc(std::uint32_t c) {
 }
 
 // Everything but a live block: large objects, and every pointer that is not a live block
-// (which aborts).
+// (which aborts). LiveBlock reads the block's state again and returns only if it is live (free()
+// read it otherwise a moment before: a racing free in a broken program), and then the block
+// takes the path that needs no assumption about its owner.
 [[gnu::noinline]] void FreeSlow(void* p, PageMap::Entry e) {
   if (p == nullptr) return;
   if (Superblock* sb = e.superblock()) [[likely]]
