@@ -97,15 +97,15 @@ def versus_best_peer(df: pd.DataFrame, allocator: str = "halloc") -> pd.DataFram
     samples = {v: cell_samples(df, v) for v in ("throughput", "peak_rss")}
     rng = np.random.default_rng(SEED)
 
-    def ratio(value: str, cell, peer, failed: bool, verdict) -> list:
+    def ratio(value: str, medians: pd.DataFrame, cell, peer, failed: bool, verdict) -> list:
         if peer is None or failed:
             return [math.nan, math.nan, math.nan, "n/a"]
+        point = medians.loc[cell, allocator] / medians.loc[cell, peer]
         theirs = samples[value].get((*cell, peer), [])
         mine = samples[value].get((*cell, allocator), [])
-        point, boot = ratio_replicates(theirs, mine, N_BOOT, rng)
         if min(len(theirs), len(mine)) < MIN_REPS_FOR_CI:  # no spread to tell noise by
             return [point, math.nan, math.nan, "too few reps"]
-        lo, hi = interval(boot)
+        lo, hi = interval(ratio_replicates(theirs, mine, N_BOOT, rng)[1])
         return [point, lo, hi, verdict(lo, hi)]
 
     rows = []
@@ -115,10 +115,11 @@ def versus_best_peer(df: pd.DataFrame, allocator: str = "halloc") -> pd.DataFram
         best = t.idxmax() if len(t) else None
         small = r.idxmin() if len(r) else None
         rows.append([cell[0], int(cell[1]), best]
-                    + ratio("throughput", cell, best, tfail.loc[cell, allocator],
+                    + ratio("throughput", tmed, cell, best, tfail.loc[cell, allocator],
                             _throughput_verdict)
                     + [small]
-                    + ratio("peak_rss", cell, small, rfail.loc[cell, allocator], _rss_verdict))
+                    + ratio("peak_rss", rmed, cell, small, rfail.loc[cell, allocator],
+                            _rss_verdict))
     return pd.DataFrame(rows, columns=cols)
 
 
